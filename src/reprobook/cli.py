@@ -1,0 +1,111 @@
+"""``reprobook``: list, run and render the book's chapters.
+
+    reprobook list                                   chapters, one line each, name first
+    reprobook run CHAPTER [-p NAME VALUE]... [--out DIR] [--force]
+    reprobook run-all [--out DIR] [--force]          every chapter at its default parameters
+    reprobook book [--no-execute] [--force]          execute into book/runs/, then render HTML
+    reprobook smoke DIR                              write smoke-mode notebooks for nbval
+
+Bad input (unknown chapter, parameter or preset) ends with one ``error:`` line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _run_all(out_root: Path, *, force: bool) -> None:
+    from reprobook import chapters
+    from reprobook.engine.execute import run_chapter
+
+    for ch in chapters.available().values():
+        o = run_chapter(ch, {}, out_dir=out_root / ch.name, force=force)
+        state = f"executed in {o.wall_time_s:.1f} s" if o.executed else "up to date"
+        print(f"{ch.name}: {state} → {o.notebook}", flush=True)
+
+
+def cmd_list(args) -> None:
+    from reprobook import chapters
+
+    for ch in chapters.available().values():
+        print(f"{ch.name:<14} {ch.number}  {ch.title}  [presets: {', '.join(ch.presets())}; "
+              f"default run ≤ {ch.budget_s} s]")
+
+
+def cmd_run(args) -> None:
+    from reprobook import chapters
+    from reprobook.engine.execute import parse_value, run_chapter
+
+    ch = chapters.get(args.chapter)
+    params = {name: parse_value(value) for name, value in args.p}
+    out = Path(args.out) if args.out else Path("runs") / ch.name
+    o = run_chapter(ch, params, out_dir=out, force=args.force)
+    print(f"{ch.name}: {'executed in %.1f s' % o.wall_time_s if o.executed else 'up to date'}\n"
+          f"  notebook: {o.notebook}\n  results:  {o.run_dir / 'results.json'}")
+
+
+def cmd_run_all(args) -> None:
+    _run_all(Path(args.out) if args.out else Path("runs"), force=args.force)
+
+
+def cmd_book(args) -> None:
+    from reprobook.book import book_runs_dir, render
+
+    t0 = time.perf_counter()
+    if not args.no_execute:
+        _run_all(book_runs_dir(), force=args.force)
+    out = render()
+    print(f"book built in {time.perf_counter() - t0:.1f} s → {out / 'index.html'}")
+
+
+def cmd_smoke(args) -> None:
+    from reprobook import chapters
+    from reprobook.engine.execute import prepare_notebook
+
+    for ch in chapters.available().values():
+        print(prepare_notebook(ch, {"smoke": True}, Path(args.dir) / ch.notebook))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="reprobook", description="Run and render the reprobook chapters.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,run-all,book,smoke}")
+    sub.add_parser("list", help="list the chapters").set_defaults(fn=cmd_list)
+    r = sub.add_parser("run", help="execute one chapter notebook with papermill")
+    r.add_argument("chapter")
+    r.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="set a parameter")
+    r.add_argument("--out", help="run directory (default: runs/CHAPTER)")
+    r.add_argument("--force", action="store_true", help="execute even if an identical run exists")
+    r.set_defaults(fn=cmd_run)
+    a = sub.add_parser("run-all", help="execute every chapter at its default parameters")
+    a.add_argument("--out", help="root of the run directories (default: runs)")
+    a.add_argument("--force", action="store_true")
+    a.set_defaults(fn=cmd_run_all)
+    b = sub.add_parser("book", help="execute every chapter into book/runs and render the HTML book")
+    b.add_argument("--no-execute", action="store_true", help="render the existing runs only")
+    b.add_argument("--force", action="store_true")
+    b.set_defaults(fn=cmd_book)
+    s = sub.add_parser("smoke", help="write every notebook with smoke=True injected (for nbval)")
+    s.add_argument("dir")
+    s.set_defaults(fn=cmd_smoke)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except (ValueError, RuntimeError, OSError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

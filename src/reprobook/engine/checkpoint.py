@@ -1,0 +1,95 @@
+"""Checkpoints: written atomically, loaded safely, failing with one clear line.
+
+A checkpoint is written to a temporary file in the target's folder, flushed to disk, then
+renamed over the target (``os.replace`` is atomic on POSIX and Windows), so a process killed
+while writing leaves either the old checkpoint or the new one, never a truncated file.
+Loading uses ``torch.load(..., weights_only=True)``: a checkpoint holds tensors and plain
+containers only, never pickled code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated, corrupted or from an incompatible model."""
+
+
+def _atomic_write(path: Path, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # Interrupted or failed: remove the partial temporary file, keep any previous target.
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:
+    """Save ``obj`` (tensors, numbers, strings and containers of them) atomically to ``path``."""
+    return _atomic_write(Path(path), lambda f: torch.save(obj, f))
+
+
+def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """Write ``obj`` as indented JSON atomically (used for results records)."""
+    data = (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode()
+    return _atomic_write(Path(path), lambda f: f.write(data))
+
+
+def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> Any:
+    """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``.
+
+    Raises :class:`CheckpointError` with a one-line message if the file is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises several types for truncated or foreign files
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"checkpoint {path} is corrupted or not a reprobook checkpoint ({reason[:120]}); "
+            "delete it to retrain from scratch"
+        ) from None
+
+
+def load_state_dict_checked(module: torch.nn.Module, state: dict, *, what: str = "checkpoint") -> None:
+    """``module.load_state_dict`` with a one-line error naming the mismatching keys."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        raise CheckpointError(
+            f"{what} does not fit {type(module).__name__}: {' '.join(s.strip() for s in first[:3])[:300]}"
+        ) from None
+
+
+def run_checkpoint(tag: str, config: Any, directory: str | os.PathLike | None = None) -> Path:
+    """Checkpoint path for one training run inside the run directory.
+
+    The name carries a hash of the config *and* of the package's code, so a run resumes only a
+    checkpoint that the same code wrote for the same settings; anything else starts afresh.
+    """
+    import hashlib
+
+    from reprobook.engine.execute import package_digest
+    from reprobook.engine.results import run_dir
+
+    key = json.dumps(config, sort_keys=True, default=str) + package_digest()
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Path(directory or run_dir()) / "checkpoints" / f"{tag}-{digest}.pt"

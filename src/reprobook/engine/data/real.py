@@ -1,0 +1,99 @@
+"""Real datasets under a user's ``data_root``, read from their standard on-disk layouts.
+
+Nothing here downloads. A missing or malformed folder raises :class:`DataRootError` with one
+line saying what is expected where.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from reprobook.engine.data import DataRootError, register
+
+CIFAR_LAYOUT = {
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels"),
+    "cifar100": ("cifar-100-python", ["train"], ["test"], b"fine_labels"),
+}
+
+
+def require_root(data_root: str | None, name: str, layout: str) -> Path:
+    if data_root is None:
+        raise DataRootError(f"dataset {name!r} needs data_root; expected {layout}")
+    root = Path(data_root).expanduser()
+    if not root.is_dir():
+        raise DataRootError(f"data_root {str(root)!r} is not a folder; dataset {name!r} expects {layout}")
+    return root
+
+
+class CIFAR(Dataset):
+    """CIFAR-10/100 in the python-pickle layout that ``torchvision.datasets.CIFAR10/100`` writes.
+
+    Items are ``(image [3,32,32] float in [0,1] or transform(PIL image), label)``.
+    """
+
+    def __init__(self, name: str, *, split: str, data_root: str | None, transform=None):
+        folder, train_files, test_files, label_key = CIFAR_LAYOUT[name]
+        layout = f"<data_root>/{folder}/{{{','.join(train_files + test_files)}}} (torchvision's CIFAR layout)"
+        root = require_root(data_root, name, layout) / folder
+        if split not in ("train", "test"):
+            raise ValueError(f"unknown split {split!r}; choose one of: train, test")
+        files = train_files if split == "train" else test_files
+        data, labels = [], []
+        for f in files:
+            path = root / f
+            if not path.is_file():
+                raise DataRootError(f"{name}: missing {path}; expected {layout}")
+            try:
+                with open(path, "rb") as fh:
+                    batch = pickle.load(fh, encoding="bytes")
+                data.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+                labels.extend(int(v) for v in batch[label_key])
+            except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as e:
+                raise DataRootError(f"{name}: {path} is not a CIFAR batch ({type(e).__name__}); expected {layout}") from None
+        self.data = np.concatenate(data)  # [N, 3, 32, 32] uint8
+        self.targets = labels
+        self.transform = transform
+        self.classes = sorted(set(labels))
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int):
+        img = self.data[i]
+        if self.transform is not None:
+            from PIL import Image
+
+            return self.transform(Image.fromarray(img.transpose(1, 2, 0))), self.targets[i]
+        return torch.from_numpy(img).float().div_(255.0), self.targets[i]
+
+
+@register("cifar10", kind="real")
+def cifar10(*, split: str = "train", data_root: str | None = None, transform=None) -> CIFAR:
+    """CIFAR-10 from ``<data_root>/cifar-10-batches-py``."""
+    return CIFAR("cifar10", split=split, data_root=data_root, transform=transform)
+
+
+@register("cifar100", kind="real")
+def cifar100(*, split: str = "train", data_root: str | None = None, transform=None) -> CIFAR:
+    """CIFAR-100 (fine labels) from ``<data_root>/cifar-100-python``."""
+    return CIFAR("cifar100", split=split, data_root=data_root, transform=transform)
+
+
+@register("image_folder", kind="real")
+def image_folder(*, split: str = "train", data_root: str | None = None, transform=None):
+    """An ImageNet-style folder: ``<data_root>/<split>/<class>/<image>`` (torchvision ``ImageFolder``)."""
+    from torchvision.datasets import ImageFolder
+
+    layout = "<data_root>/<split>/<class name>/<image file> (ImageNet-style folders)"
+    root = require_root(data_root, "image_folder", layout) / split
+    if not root.is_dir():
+        raise DataRootError(f"image_folder: missing {root}; expected {layout}")
+    try:
+        return ImageFolder(str(root), transform=transform)
+    except (FileNotFoundError, RuntimeError) as e:
+        raise DataRootError(f"image_folder: {str(e).splitlines()[0]}; expected {layout}") from None

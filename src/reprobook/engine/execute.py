@@ -1,0 +1,182 @@
+"""Executing chapter notebooks with papermill, incrementally.
+
+A run directory holds the executed notebook, the ``results.json`` the notebook wrote and a
+``run-hash`` file. The hash covers the notebook source, the parameters, every file of the
+``reprobook`` package and the torch version; a run whose hash is unchanged is not executed
+again. Parameters are checked against the notebook's ``parameters`` cell before anything runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from reprobook import chapters as _chapters
+from reprobook.engine.results import RUN_DIR_ENV
+
+KERNEL = "python3"
+HASH_FILE = "run-hash"
+
+
+class ParameterError(ValueError):
+    """A parameter that the chapter's notebook does not declare, or of the wrong type."""
+
+
+def notebook_parameters(path: str | os.PathLike) -> dict[str, Any]:
+    """Names and literal default values of the notebook's one ``parameters`` cell."""
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ParameterError(f"{path}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    params = {}
+    for node in ast.parse(cells[0].source).body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else getattr(node, "target", None)
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or not isinstance(target, ast.Name) or node.value is None:
+            raise ParameterError(f"{path}: the parameters cell may only assign literal values (line {node.lineno})")
+        try:
+            params[target.id] = ast.literal_eval(node.value)
+        except ValueError:
+            raise ParameterError(f"{path}: parameter {target.id!r} is not a literal value") from None
+    return params
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as Python would read it (``3``, ``0.5``, ``True``, ``None``, ``'a'``)."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def check_parameters(chapter: _chapters.Chapter, given: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``given`` against the notebook's parameters (names, types, preset names)."""
+    declared = notebook_parameters(_chapters.notebook_path(chapter))
+    out = {}
+    for name, value in given.items():
+        if name not in declared:
+            raise ParameterError(f"unknown parameter {name!r} for chapter {chapter.name!r}; "
+                                 f"allowed: {', '.join(declared)}")
+        default = declared[name]
+        if isinstance(value, str) and not isinstance(default, str) and default is not None:
+            value = parse_value(value)
+        if default is not None and value is not None:
+            ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
+            if isinstance(default, bool) != isinstance(value, bool) or not ok:
+                raise ParameterError(f"parameter {name!r} of chapter {chapter.name!r} must be "
+                                     f"{type(default).__name__} (default {default!r}); got {value!r}")
+        out[name] = value
+    if "preset" in out:
+        presets = chapter.presets()
+        if out["preset"] not in presets:
+            raise ParameterError(f"unknown preset {out['preset']!r} for chapter {chapter.name!r}; "
+                                 f"choose one of: {', '.join(presets)}")
+    return out
+
+
+def package_digest() -> str:
+    """Hash of every file in the installed ``reprobook`` package (code, shipped weights)."""
+    import reprobook
+
+    root = Path(reprobook.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            h.update(p.relative_to(root).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def run_hash(chapter: _chapters.Chapter, params: dict[str, Any]) -> str:
+    import torch
+
+    h = hashlib.sha256()
+    h.update(_chapters.notebook_path(chapter).read_bytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    h.update(package_digest().encode())
+    h.update(torch.__version__.encode())
+    return h.hexdigest()
+
+
+@dataclass
+class RunOutcome:
+    chapter: str
+    run_dir: Path
+    notebook: Path
+    executed: bool  # False when an up-to-date run was reused
+    wall_time_s: float
+
+
+def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None = None, *,
+                out_dir: str | os.PathLike, force: bool = False, progress: bool = True,
+                timeout_s: int | None = None) -> RunOutcome:
+    """Execute a chapter notebook with papermill into ``out_dir`` unless an identical run is there."""
+    import papermill
+
+    ch = _chapters.get(chapter) if isinstance(chapter, str) else chapter
+    params = check_parameters(ch, dict(params or {}))
+    out = Path(out_dir).resolve()
+    nb_out = out / ch.notebook
+    digest = run_hash(ch, params)
+    hash_file = out / HASH_FILE
+    if (not force and nb_out.is_file() and (out / "results.json").is_file() and hash_file.is_file()
+            and hash_file.read_text().strip() == digest):
+        return RunOutcome(ch.name, out, nb_out, False, 0.0)
+
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (hash_file, out / "results.json"):
+        stale.unlink(missing_ok=True)
+    tmp = out / f".{ch.stem}.running.ipynb"
+    old_env = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(out)
+    t0, started = time.perf_counter(), time.time() - 1
+    try:
+        papermill.execute_notebook(
+            str(_chapters.notebook_path(ch)), str(tmp), parameters=params, kernel_name=KERNEL,
+            cwd=str(out), progress_bar=progress, execution_timeout=timeout_s,
+        )
+    except BaseException as e:
+        failed = out / f"{ch.stem}.failed.ipynb"
+        if tmp.exists():
+            os.replace(tmp, failed)
+        if isinstance(e, papermill.PapermillExecutionError):
+            raise RuntimeError(f"chapter {ch.name!r} failed in cell {e.exec_count}: {e.ename}: "
+                               f"{e.evalue} (executed notebook kept at {failed})") from None
+        raise
+    finally:
+        if old_env is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = old_env
+    wall = time.perf_counter() - t0
+    if not (out / "results.json").is_file():
+        os.replace(tmp, out / f"{ch.stem}.failed.ipynb")
+        raise RuntimeError(f"chapter {ch.name!r} ran but wrote no results.json (its last cell must call record.save())")
+    os.replace(tmp, nb_out)
+    (out / f"{ch.stem}.failed.ipynb").unlink(missing_ok=True)
+    # Checkpoints this run neither wrote nor reused belong to older code or settings.
+    for old in (out / "checkpoints").glob("*.pt"):
+        if old.stat().st_mtime < started:
+            old.unlink()
+    hash_file.write_text(digest + "\n")
+    return RunOutcome(ch.name, out, nb_out, True, wall)
+
+
+def prepare_notebook(chapter: str | _chapters.Chapter, params: dict[str, Any], out_path: str | os.PathLike) -> Path:
+    """Write the notebook with ``params`` injected after its parameters cell, without executing it."""
+    import papermill
+
+    ch = _chapters.get(chapter) if isinstance(chapter, str) else chapter
+    params = check_parameters(ch, dict(params))
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(_chapters.notebook_path(ch)), str(out_path), parameters=params,
+                               kernel_name=KERNEL, prepare_only=True, progress_bar=False)
+    return out_path

@@ -1,0 +1,221 @@
+"""Results records: metrics, claims with computed verdicts, provenance.
+
+Every chapter run ends with ``record.save()``, which writes ``results.json`` into the run
+directory (``$REPROBOOK_RUN_DIR`` when the CLI runs the notebook, else the current folder). The
+record holds the chapter, its parameters and seed, the metrics, one entry per claim, package
+versions, the git commit and the wall time. The book's scoreboard collects these files.
+
+A claim's verdict is never typed: :func:`compare` and :func:`at_least` compute it from the
+measured numbers with a stated rule and return the rule text with it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprobook.engine.checkpoint import write_json_atomic
+
+VERDICTS = ("holds", "does not hold", "inconclusive")
+RUN_DIR_ENV = "REPROBOOK_RUN_DIR"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    measured: str
+    rule: str
+
+
+@dataclass
+class Claim:
+    id: str
+    claim: str
+    paper: str
+    measured: str
+    rule: str
+    verdict: str
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}; got {self.verdict!r}")
+
+
+def mean_se(xs: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (0 for a single value)."""
+    xs = [float(x) for x in xs]
+    if not xs:
+        raise ValueError("no values")
+    m = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return m, 0.0
+    var = sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+    return m, math.sqrt(var / len(xs))
+
+
+def fmt(xs: Sequence[float] | float, *, digits: int = 2, scale: float = 1.0, unit: str = "") -> str:
+    """``mean ± std (n=k)`` for several values, the plain value for one."""
+    if isinstance(xs, (int, float)):
+        xs = [xs]
+    xs = [float(x) * scale for x in xs]
+    m = sum(xs) / len(xs)
+    if len(xs) == 1:
+        return f"{m:.{digits}f}{unit}"
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+    return f"{m:.{digits}f} ± {sd:.{digits}f}{unit} (n={len(xs)})"
+
+
+def compare(a: Sequence[float], b: Sequence[float], *, direction: str = "greater", n_se: float = 2.0,
+            min_effect: float = 0.0, names: tuple[str, str] = ("A", "B"), digits: int = 2,
+            scale: float = 1.0) -> Verdict:
+    """Verdict for the claim "mean(a) is greater (or less) than mean(b)".
+
+    Rule: let d be the difference in the claimed direction and se the standard error of the
+    difference (Welch; 0 with single runs). The claim *holds* if d > max(n_se·se, min_effect),
+    *does not hold* if d < −max(n_se·se, min_effect), and is *inconclusive* otherwise.
+    """
+    if direction not in ("greater", "less"):
+        raise ValueError(f"direction must be 'greater' or 'less', got {direction!r}")
+    (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
+    sign = 1.0 if direction == "greater" else -1.0
+    d = sign * (ma - mb)
+    se = math.sqrt(sa**2 + sb**2)
+    thr = max(n_se * se, min_effect)
+    verdict = "holds" if d > thr else "does not hold" if d < -thr else "inconclusive"
+    op = ">" if direction == "greater" else "<"
+    measured = f"{names[0]} {fmt(a, digits=digits, scale=scale)} vs {names[1]} {fmt(b, digits=digits, scale=scale)}"
+    rule = (f"holds if {names[0]} {op} {names[1]} by more than max({n_se:g}·SE of the difference, "
+            f"{min_effect * scale:g}); does not hold if the opposite by as much; else inconclusive")
+    return Verdict(verdict, measured, rule)
+
+
+def at_least(xs: Sequence[float], bound: float, *, n_se: float = 2.0, name: str = "value",
+             digits: int = 2, scale: float = 1.0) -> Verdict:
+    """Verdict for "mean(xs) ≥ bound": holds if mean − n_se·se > bound, does not hold if
+    mean + n_se·se < bound, else inconclusive."""
+    m, se = mean_se(xs)
+    verdict = "holds" if m - n_se * se > bound else "does not hold" if m + n_se * se < bound else "inconclusive"
+    return Verdict(verdict, f"{name} {fmt(xs, digits=digits, scale=scale)}",
+                   f"holds if mean − {n_se:g}·SE > {bound * scale:g}; does not hold if mean + {n_se:g}·SE "
+                   f"< {bound * scale:g}; else inconclusive")
+
+
+def run_dir() -> Path:
+    """Where this run writes its record and checkpoints."""
+    return Path(os.environ.get(RUN_DIR_ENV) or Path.cwd())
+
+
+def git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if out.returncode != 0:
+        return "unknown"
+    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def package_versions() -> dict[str, str]:
+    import numpy
+    import torch
+    import torchvision
+
+    import reprobook
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": numpy.__version__,
+            "reprobook": reprobook.__version__, "platform": platform.platform(),
+            "cpu_count": str(os.cpu_count())}
+
+
+@dataclass
+class Record:
+    """The results record of one chapter run; create it at the start of the run."""
+
+    chapter: str
+    parameters: dict[str, Any]
+    seed: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
+    _t0: float = field(default_factory=time.perf_counter, repr=False)
+
+    def claim(self, id: str, claim: str, paper: str, verdict: Verdict) -> Claim:
+        """Add a claim whose ``measured``, ``rule`` and ``verdict`` come from a computed :class:`Verdict`."""
+        if any(c.id == id for c in self.claims):
+            raise ValueError(f"claim id {id!r} already recorded")
+        c = Claim(id=id, claim=claim, paper=paper, measured=verdict.measured, rule=verdict.rule,
+                  verdict=verdict.verdict)
+        self.claims.append(c)
+        return c
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chapter": self.chapter,
+            "parameters": self.parameters,
+            "seed": self.seed,
+            "metrics": _jsonable(self.metrics),
+            "claims": [asdict(c) for c in self.claims],
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "wall_time_s": round(time.perf_counter() - self._t0, 2),
+            "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def save(self, directory: str | os.PathLike | None = None) -> Path:
+        """Write ``results.json`` atomically into ``directory`` (default: :func:`run_dir`)."""
+        return write_json_atomic(self.to_dict(), Path(directory or run_dir()) / "results.json")
+
+    def claims_markdown(self) -> str:
+        return claims_markdown([asdict(c) for c in self.claims])
+
+    def claims_table(self):
+        """The claims as a Markdown table for display in a notebook."""
+        from IPython.display import Markdown
+
+        return Markdown(self.claims_markdown())
+
+
+def claims_markdown(claims: Sequence[Mapping[str, Any]]) -> str:
+    rows = ["| claim | paper | this run | rule | verdict |", "|---|---|---|---|---|"]
+    for c in claims:
+        cells = [c["claim"], c["paper"], c["measured"], c["rule"], f"**{c['verdict']}**"]
+        rows.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
+    return "\n".join(rows)
+
+
+def load_record(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read results record {path}: {e}") from None
+    for key in ("chapter", "parameters", "seed", "metrics", "claims", "versions", "git_commit", "wall_time_s"):
+        if key not in rec:
+            raise ValueError(f"results record {path} lacks {key!r}")
+    return rec
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "item") and callable(x.item) and getattr(x, "ndim", 1) == 0:
+        return x.item()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return x

@@ -1,0 +1,77 @@
+"""Chapter 0 experiment: train both classifiers over several seeds through the shared engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from reprobook.engine.checkpoint import run_checkpoint
+from reprobook.engine.config import as_dict
+from reprobook.engine.data import digits
+from reprobook.engine.loop import BatchStream, History, fit
+from reprobook.engine.runtime import resolve_device, seed_everything
+from reprobook.intro.config import IntroConfig
+from reprobook.intro.model import Classifier
+
+MODELS = ("linear", "mlp")
+
+
+@dataclass
+class IntroResult:
+    config: IntroConfig
+    histories: dict[str, list[History]]  # model name -> one History per seed
+    models: dict[str, list[Classifier]]
+    test_acc: dict[str, list[float]]  # model name -> final test accuracy per seed
+    test: tuple[torch.Tensor, torch.Tensor]  # (x [N,1,8,8], y [N])
+
+
+@torch.no_grad()
+def accuracy(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    return (model(x).argmax(1) == y).float().mean().item()
+
+
+def train_one(cfg: IntroConfig, name: str, seed: int, train, test, *, progress: bool = True):
+    device = resolve_device(cfg.device)
+    seed_everything(seed)
+    model = Classifier(hidden=0 if name == "linear" else cfg.hidden).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    x_te, y_te = (t.to(device) for t in test.tensors)
+
+    def step(batch, _):
+        x, y = (t.to(device) for t in batch)
+        model.train()
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    history = fit(step, steps=cfg.steps, stream=BatchStream(train, batch_size=cfg.batch_size, seed=seed),
+                  state={"model": model, "opt": opt},
+                  checkpoint=run_checkpoint(f"intro-{name}-seed{seed}", as_dict(cfg)),
+                  ckpt_every=max(1, cfg.steps // 4), eval_fn=lambda _: {"test_acc": accuracy(model, x_te, y_te)},
+                  eval_every=cfg.eval_every, desc=f"{name} seed {seed}", progress=progress)
+    return model.cpu(), history
+
+
+def run(cfg: IntroConfig, *, progress: bool = True) -> IntroResult:
+    train, test = digits(split="train"), digits(split="test")
+    hist, models, acc = {m: [] for m in MODELS}, {m: [] for m in MODELS}, {m: [] for m in MODELS}
+    for m in MODELS:
+        for s in range(cfg.n_seeds):
+            model, h = train_one(cfg, m, cfg.seed + s, train, test, progress=progress)
+            models[m].append(model)
+            hist[m].append(h)
+            acc[m].append(h.last("test_acc"))
+    return IntroResult(cfg, hist, models, acc, test.tensors)
+
+
+@torch.no_grad()
+def noisy_accuracy(model: Classifier, x: torch.Tensor, y: torch.Tensor, sigma: float, *, seed: int = 0) -> float:
+    """Accuracy on test digits with Gaussian pixel noise of std ``sigma`` (the widget's quantity)."""
+    g = torch.Generator().manual_seed(seed)
+    noisy = (x + sigma * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    return accuracy(model, noisy, y)

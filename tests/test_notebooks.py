@@ -1,0 +1,70 @@
+"""Every chapter notebook: one literal parameters cell with the contract's parameters,
+kernelspec python3, no committed outputs, listed in the book's table of contents."""
+
+import json
+
+import pytest
+import yaml
+
+from reprobook import chapters
+from reprobook.engine.execute import notebook_parameters
+
+ROOT = chapters.repo_root()
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+REQUIRED = {"preset": "book", "seed": 0, "device": "auto", "data_root": None, "smoke": False}
+
+
+def test_every_notebook_is_a_registered_chapter():
+    assert NOTEBOOKS, "no notebooks found"
+    registered = {c.notebook for c in chapters.CHAPTERS.values()}
+    assert {p.name for p in NOTEBOOKS} <= registered
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_shape(path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    for c in nb["cells"]:
+        if c["cell_type"] == "code":
+            assert not c.get("outputs") and c.get("execution_count") is None, "outputs committed"
+    params = notebook_parameters(path)
+    for name, default in REQUIRED.items():
+        assert params.get(name, "missing") == default, f"parameter {name} must default to {default!r}"
+
+
+def test_non_literal_parameters_are_refused(tmp_path):
+    import nbformat
+
+    from reprobook.engine.execute import ParameterError
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("import os\nseed = 0")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    with pytest.raises(ParameterError, match="only assign literal values"):
+        notebook_parameters(tmp_path / "x.ipynb")
+    cell.source = "seed = len('ab')"
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    with pytest.raises(ParameterError, match="not a literal"):
+        notebook_parameters(tmp_path / "x.ipynb")
+
+
+def _toc_files(node):
+    if isinstance(node, dict):
+        if "file" in node:
+            yield node["file"]
+        for v in node.values():
+            yield from _toc_files(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _toc_files(v)
+
+
+def test_toc_lists_every_chapter():
+    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    files = set(_toc_files(toc))
+    for ch in chapters.available().values():
+        assert f"book/runs/{ch.name}/{ch.stem}" in files
