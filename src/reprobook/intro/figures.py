@@ -16,7 +16,7 @@ def learning_curves(res: IntroResult):
         vals = np.array([h.series("test_acc")[1] for h in res.histories[m]])  # [seeds, evals]
         ax.plot(steps, vals.mean(0), color=color, label=f"{m} ({len(vals)} seeds)")
         ax.fill_between(steps, vals.min(0), vals.max(0), color=color, alpha=0.2)
-    ax.set(xlabel="SGD step", ylabel="test accuracy", ylim=(0, 1))
+    ax.set(xlabel="SGD step", ylabel="test accuracy")
     ax.legend(loc="lower right")
     return fig
 
