@@ -52,10 +52,14 @@ def write_if_changed(path: Path, text: str) -> None:
         path.write_text(text)
 
 
-def render(*, runs_root: Path | None = None, builder: str = "html") -> Path:
-    """Write the scoreboard and build the HTML book; returns the output folder."""
-    root = _chapters.repo_root()
-    runs_root = runs_root or book_runs_dir()
+def render(*, root: Path | None = None, builder: str = "html", quiet: bool = False) -> Path:
+    """Write the scoreboard and build the HTML book from ``root`` (default: the repository).
+
+    ``root`` holds ``_config.yml`` and ``book/`` with the executed chapters in ``book/runs/``;
+    the site goes to ``root/_build/<builder>``, which is returned.
+    """
+    root = Path(root) if root is not None else _chapters.repo_root()
+    runs_root = root / "book" / "runs"
     missing = [c.name for c in _chapters.available().values() if not (runs_root / c.name / c.notebook).is_file()]
     if missing:
         raise RuntimeError(f"chapters not executed yet: {', '.join(missing)} (run `reprobook book` to execute them)")
@@ -63,7 +67,22 @@ def render(*, runs_root: Path | None = None, builder: str = "html") -> Path:
     exe = shutil.which("jupyter-book") or str(Path(sys.executable).parent / "jupyter-book")
     cmd = [exe, "build", str(root), "--toc", str(root / "book" / "_toc.yml"), "--config", str(root / "_config.yml"),
            "--builder", builder, "-W", "-n", "--keep-going"]
-    proc = subprocess.run(cmd, cwd=root)
+    proc = subprocess.run(cmd, cwd=root, capture_output=quiet, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}); see the messages above")
+        tail = (proc.stdout or "")[-3000:] + (proc.stderr or "")[-3000:] if quiet else ""
+        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}); see the messages above{tail and ': ' + tail}")
     return root / "_build" / builder
+
+
+def stage_sources(dest: Path) -> Path:
+    """Copy the book's sources (``_config.yml`` and ``book/`` without runs) into ``dest``.
+
+    Tests build the book there from smoke-mode runs, leaving the repository's build alone.
+    """
+    root = _chapters.repo_root()
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / "_config.yml", dest / "_config.yml")
+    shutil.copytree(root / "book", dest / "book", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("runs", "_generated"))
+    return dest

@@ -1,0 +1,108 @@
+"""The rendered book in headless Chromium: built from smoke-mode runs of every chapter in a
+temporary folder, served on 127.0.0.1. Screenshots of each chapter page go to
+``_build/test-artifacts/``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urldefrag, urljoin
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from _browser import chrome, serve
+from reprobook import chapters
+from reprobook.book import render, stage_sources
+
+ARTIFACTS = chapters.repo_root() / "_build" / "test-artifacts"
+
+
+def _smoke_run(root, ch):
+    out = root / "book" / "runs" / ch.name
+    proc = subprocess.run([sys.executable, "-m", "reprobook.cli", "run", ch.name, "-p", "smoke", "True",
+                           "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"{ch.name}: {proc.stderr[-1500:]}"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = stage_sources(tmp_path_factory.mktemp("book"))
+    with ThreadPoolExecutor(2) as pool:  # two kernels at once on the 2-core machine
+        list(pool.map(lambda ch: _smoke_run(root, ch), chapters.available().values()))
+    html = render(root=root, quiet=True)
+    with serve(html) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = chrome()
+    yield driver
+    driver.quit()
+
+
+def _toc_pages(browser, base):
+    browser.get(base + "/index.html")  # a redirect to the landing page
+    WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/book/intro.html"))
+    links = WebDriverWait(browser, 20).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "nav.bd-links a.reference.internal"))
+    pages = [urldefrag(a.get_attribute("href"))[0] for a in links]
+    return list(dict.fromkeys([browser.current_url.split("#")[0], *(p for p in pages if p)]))
+
+
+def test_every_page_loads_clean_and_chapters_have_figures(site, browser):
+    pages = _toc_pages(browser, site)
+    chapter_pages = [p for p in pages if "/runs/" in p]
+    assert len(chapter_pages) == len(chapters.available())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for page in pages:
+        browser.get(page)
+        assert browser.execute_script("return document.readyState") == "complete"
+        assert "404" not in browser.title, page
+        errors = browser.find_elements(By.CSS_SELECTOR, ".cell_output .output.traceback, .cell_output .output.error")
+        assert not errors, f"{page}: an output cell holds an error: {errors[0].text[:300]}"
+        body = browser.find_element(By.TAG_NAME, "body").text
+        assert "Traceback (most recent call last)" not in body, page
+        if page in chapter_pages:
+            imgs = browser.find_elements(By.CSS_SELECTOR, "figure img, .cell_output img")
+            assert imgs and all(browser.execute_script("return arguments[0].naturalWidth", i) > 0 for i in imgs), \
+                f"{page}: no figure image rendered"
+            browser.save_screenshot(str(ARTIFACTS / (page.rsplit("/", 1)[-1].replace(".html", "") + ".png")))
+
+
+def test_figure_numbers_and_citations_resolve(site, browser):
+    seen_fig = seen_cite = 0
+    for page in _toc_pages(browser, site):
+        browser.get(page)
+        targets = []
+        for a in browser.find_elements(By.CSS_SELECTOR, "a.reference.internal"):
+            text, href = a.text.strip(), a.get_attribute("href")
+            if text.startswith("Fig."):
+                assert text[4:].strip().split()[0].rstrip(".").isdigit(), f"{page}: unresolved figure number {text!r}"
+                seen_fig += 1
+                targets.append(href)
+            elif "bibliography.html#" in (href or "") and urldefrag(href)[1]:
+                seen_cite += 1
+                targets.append(href)
+        for href in targets:
+            url, anchor = urldefrag(href)
+            browser.get(url)
+            assert browser.find_elements(By.ID, anchor), f"{page}: link target #{anchor} missing on {url}"
+    assert seen_fig >= len(chapters.available()), "every chapter references at least one numbered figure"
+    assert seen_cite >= 7, "the landing page cites the seven papers"
+
+
+def test_navigation_links_walk_the_whole_book(site, browser):
+    pages = _toc_pages(browser, site)
+    browser.get(pages[0])
+    visited = [browser.current_url.split("#")[0]]
+    for _ in range(len(pages) + 2):
+        nxt = browser.find_elements(By.CSS_SELECTOR, "a.right-next")
+        if not nxt:
+            break
+        browser.get(urljoin(browser.current_url, nxt[0].get_attribute("href")))
+        visited.append(browser.current_url.split("#")[0])
+    assert visited == pages, "the 'next' links visit the table of contents in order"
