@@ -96,7 +96,7 @@ PRESETS = {
                              quant_steps=10 * CIFAR_EPOCH, head_lr=1e-4, sweep_seeds=0, n_seeds=1,
                              eval_batch=500, num_workers=4),
 }
-SMOKE = {"fp_steps": 30, "bin_steps": 20, "prune_steps": 10, "quant_steps": 5, "n_seeds": 2,
+SMOKE = {"fp_steps": 20, "bin_steps": 10, "prune_steps": 5, "quant_steps": 5, "n_seeds": 2,
          "sweep_rates": (0.5, 0.9), "sweep_bits": (2, 5), "kmeans_iters": 5}
 
 
