@@ -219,9 +219,12 @@ class TACNet(nn.Module):
 
     @torch.no_grad()
     def prepare_binary_(self, layers=None) -> None:
-        """Step 1 of every forward in training and test: mean-centre and clamp latent binary weights."""
+        """Step 1 of every forward in training and test: mean-centre and clamp latent binary weights.
+
+        Frozen layers (weights not requiring grad) are final and left alone.
+        """
         for lay in self.layers() if layers is None else layers:
-            if lay.binary:
+            if lay.binary and lay.op.weight.requires_grad:
                 center_and_clamp_(lay.op.weight)
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
