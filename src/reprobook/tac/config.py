@@ -97,7 +97,7 @@ PRESETS = {
                              eval_batch=500, num_workers=4),
 }
 SMOKE = {"fp_steps": 20, "bin_steps": 10, "prune_steps": 5, "quant_steps": 5, "n_seeds": 2,
-         "sweep_rates": (0.5, 0.9), "sweep_bits": (2, 5), "kmeans_iters": 5}
+         "sweep_rates": (0.9,), "sweep_bits": (2,), "kmeans_iters": 5}
 
 
 def from_params(*, preset: str = "book", smoke: bool = False, **overrides) -> TACConfig:

@@ -10,6 +10,7 @@ from reprobook.tac.experiment import MAIN_VARIANTS, TACResult, live_compression
 
 LABELS = {"fp": "FP", "xnor_all": "XNOR-all", "xnor_conv": "XNOR conv-only", "fc_binary": "FC-binary-only",
           "tac": "TAC"}
+COLORS = dict(zip(MAIN_VARIANTS, PALETTE))  # one colour per variant in every figure
 TYPE_LABELS = {"first": "conv1", "conv": "conv", "fc": "FC", "classifier": "last FC", "bn": "BN"}
 
 
@@ -72,7 +73,8 @@ def speedup_vs_drop(result: TACResult):
     """Plot B: accuracy drop vs theoretical speed-up when binarizing conv only, FC only, both (+ TAC)."""
     fig, ax = figure(width=5.4, height=3.6)
     fp = np.array(result.acc("fp"))
-    for color, v in zip(PALETTE, ("xnor_conv", "fc_binary", "xnor_all", "tac")):
+    for v in ("xnor_conv", "fc_binary", "xnor_all", "tac"):
+        color = COLORS[v]
         drop = 100 * (fp - np.array(result.acc(v)))
         s = result.costs[v].speedup
         ax.errorbar([s], [drop.mean()], yerr=[drop.std(ddof=1) if len(drop) > 1 else 0], fmt="*" if v == "tac" else "o",
@@ -91,7 +93,8 @@ def live_panel(result: TACResult, rate: float = 0.9, bits: int = 5):
     ``bits`` bits, without retraining, placed among the trained variants."""
     pt = live_compression(result, rate, bits)
     fig, (ax1, ax2) = figure(2, width=3.6, height=3.2)
-    for color, v in zip(PALETTE, MAIN_VARIANTS):
+    for v in MAIN_VARIANTS:
+        color = COLORS[v]
         c = result.costs[v]
         a = 100 * np.mean(result.acc(v))
         ax1.plot(c.compression, a, "o", color=color, label=LABELS[v])
