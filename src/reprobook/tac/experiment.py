@@ -1,0 +1,323 @@
+r"""Chapter 1 experiment: the five variants, the FC-treatment sweep and the ablations.
+
+Per seed, in this order (the TAC pipeline's order is not published; this is the reading of the
+chapter's notes):
+
+1. train the full-precision network (variant ``fp``) for ``fp_steps``;
+2. from its weights, train each binary variant (``xnor_conv``, ``xnor_all``, ``fc_binary``) end to
+   end for ``bin_steps`` (XNOR-Net fine-tunes from the FP weights); every step is
+   (i) mean-centre and clamp the latent binary weights, (ii) forward with :math:`\tilde W=\alpha\,
+   \mathrm{sign}(W)` and sign activations, (iii) backward with the corrected weight gradient and the
+   clipped straight-through activation gradient, (iv) Adam step on the latent weights;
+3. TAC: take the trained ``xnor_conv`` network (binary conv, FP FC), freeze the conv layers ("conv
+   and FC layers are separated and optimized individually"), and compress the FC layers:
+   prune to ``prune_rate`` and retrain with fixed masks (``prune_steps``), then share weights with
+   ``bits`` bits and fine-tune the codebooks (``quant_steps``) — or the other order.
+
+With the conv layers frozen, the FC stages see fixed inputs, so on an in-memory dataset the conv
+features are computed once and the FC stages train on them (same numbers, much faster).
+The sweep (first ``sweep_seeds`` seeds) repeats step 3 for every pruning rate and bit-width, for the
+uniform quantizer and for quantize → prune, and trains the binary-FC treatment on the same frozen
+trunk, so that all FC treatments share one binary conv trunk.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from reprobook.engine.checkpoint import run_checkpoint
+from reprobook.engine.config import as_dict
+from reprobook.engine.loop import BatchStream, History, fit
+from reprobook.engine.runtime import resolve_device, seed_everything
+from reprobook.tac.accounting import Accounting, account
+from reprobook.tac.compress import enforce_masks
+from reprobook.tac.config import TACConfig
+from reprobook.tac.data import digits_hard, real_dataset
+from reprobook.tac.model import TACNet
+
+MAIN_VARIANTS = ("fp", "xnor_all", "xnor_conv", "fc_binary", "tac")
+
+
+@dataclass
+class SeedRun:
+    seed: int
+    nets: dict[str, TACNet]  # variant -> trained network (on CPU)
+    acc: dict[str, float]  # variant -> test accuracy
+    histories: dict[str, History]
+    features: tuple[TensorDataset, TensorDataset] | None  # conv features of the xnor_conv trunk (train, test)
+
+
+@dataclass
+class TACResult:
+    config: TACConfig
+    runs: list[SeedRun]
+    costs: dict[str, Accounting]  # variant -> size and cost (seed 0's network)
+    sweep: list[dict] = field(default_factory=list)  # one row per FC treatment and seed
+
+    def acc(self, variant: str) -> list[float]:
+        return [r.acc[variant] for r in self.runs]
+
+
+def load_data(cfg: TACConfig) -> tuple[Dataset, Dataset]:
+    if cfg.dataset == "digits_hard":
+        kw = dict(noise=cfg.noise, occlude=cfg.occlude, shift=cfg.shift)
+        return digits_hard(split="train", **kw), digits_hard(split="test", **kw)
+    if cfg.dataset == "digits":
+        from reprobook.engine.data import digits
+
+        return digits(split="train"), digits(split="test")
+    return real_dataset(cfg.dataset, "train", cfg.data_root), real_dataset(cfg.dataset, "test", cfg.data_root)
+
+
+def build_net(cfg: TACConfig, variant: str = "fp") -> TACNet:
+    kw = {} if cfg.arch == "digits" and cfg.num_classes == 10 else {"classes": cfg.num_classes}
+    return TACNet(arch=cfg.arch, variant=variant, grad_rescale=cfg.grad_rescale, **kw)
+
+
+def _batches(ds: Dataset, cfg: TACConfig):
+    if isinstance(ds, TensorDataset):
+        n = len(ds)
+        for i in range(0, n, cfg.eval_batch):
+            yield tuple(t[i:i + cfg.eval_batch] for t in ds.tensors)
+    else:
+        yield from DataLoader(ds, batch_size=cfg.eval_batch, num_workers=cfg.num_workers)
+
+
+@torch.no_grad()
+def accuracy(fn: Callable[[torch.Tensor], torch.Tensor], ds: Dataset, cfg: TACConfig, device) -> float:
+    correct = total = 0
+    for x, y in _batches(ds, cfg):
+        x, y = x.to(device), y.to(device)
+        correct += (fn(x).argmax(1) == y).sum().item()
+        total += len(y)
+    return correct / total
+
+
+def net_accuracy(net: TACNet, ds: Dataset, cfg: TACConfig, device) -> float:
+    net.eval()
+    net.prepare_binary_()  # XNOR-Net also binarizes (centre, clamp) before testing
+    return accuracy(net, ds, cfg, device)
+
+
+def head_accuracy(net: TACNet, feats: Dataset, cfg: TACConfig, device) -> float:
+    net.head.eval()
+    net.prepare_binary_(list(net.head))
+    return accuracy(net.head, feats, cfg, device)
+
+
+def _schedule(opt, steps: int, milestones: Sequence[float]):
+    bounds = [m * steps for m in milestones]
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.1 ** sum(s >= b for b in bounds))
+
+
+def train(net: TACNet, part: str, train_ds: Dataset, *, steps: int, lr: float, cfg: TACConfig,
+          tag: str, seed: int, device, encode: Callable | None = None, progress: bool = True) -> History:
+    """Train the parameters of ``part``: ``"all"`` layers, or the FC layers (``"head"``) on conv features.
+
+    ``encode`` maps a batch's inputs to the modules' inputs (``None``: they are the inputs already).
+    Masks are enforced on gradients and Adam moments before each step and on weights after it.
+    """
+    seq = net if part == "all" else net.head
+    modules = net.layers() if part == "all" else list(net.head)
+    params = [p for p in seq.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+    sched = _schedule(opt, steps, cfg.lr_milestones)
+    binary = [m for m in modules if m.binary]
+
+    def step(batch, _):
+        x, y = (t.to(device) for t in batch)
+        if encode is not None:
+            x = encode(x)
+        seq.train()
+        net.prepare_binary_(binary)  # (i) centre + clamp latent binary weights
+        loss = F.cross_entropy(seq(x), y)  # (ii) forward with W̃ = α·sign(W), sign activations
+        opt.zero_grad(set_to_none=True)
+        loss.backward()  # (iii) corrected XNOR gradient, clipped STE
+        enforce_masks(modules, opt)  # pruned entries: no gradient, no moments
+        opt.step()  # (iv) update the latent weights / codebooks
+        enforce_masks(modules, opt, grads=False)
+        sched.step()
+        return {"loss": loss}
+
+    if steps == 0:
+        return History()
+    return fit(step, steps=steps, stream=BatchStream(train_ds, batch_size=cfg.batch_size, seed=seed,
+                                                   num_workers=cfg.num_workers),
+               state={"net": net, "opt": opt, "sched": sched},
+               checkpoint=run_checkpoint(f"tac-{tag}-seed{seed}", {**as_dict(cfg), "tag": tag, "seed": seed}),
+               ckpt_every=max(1, steps // 2) if steps >= 1000 else 0, desc=f"{tag} seed {seed}", progress=progress)
+
+
+def compress_fc(net: TACNet, cfg: TACConfig, feats: Dataset, *, rate: float, bits: int, quantizer: str,
+                order: str, tag: str, seed: int, device, encode=None, progress: bool = False,
+                pruned: dict | None = None) -> tuple[TACNet, dict]:
+    """TAC's FC stages on a copy of ``net``: prune ↔ quantize in ``order``, each followed by retraining.
+
+    Returns the compressed network and ``{"pruned_acc": accuracy after pruning + retraining}``.
+    ``pruned`` caches the pruned-and-retrained network per rate (prune → quantize only).
+    """
+    targets = lambda n: [lay for lay in n.head if lay.spec.group == "fc" or  # noqa: E731
+                         (cfg.compress_classifier and lay.spec.group == "classifier")]
+    evaluate = (lambda n: head_accuracy(n, feats[1], cfg, device)) if encode is None else \
+        (lambda n: net_accuracy(n, feats[1], cfg, device))
+    info = {}
+    if order == "prune_quantize":
+        if pruned is not None and rate in pruned:
+            p, info["pruned_acc"] = pruned[rate]
+        else:
+            p = copy.deepcopy(net)
+            for lay in targets(p):
+                lay.prune_(rate)
+            train(p, "head", feats[0], steps=cfg.prune_steps, lr=cfg.head_lr, cfg=cfg,
+                  tag=f"{tag}-prune{rate:g}", seed=seed, device=device, encode=encode, progress=progress)
+            info["pruned_acc"] = evaluate(p)
+            if pruned is not None:
+                pruned[rate] = (p, info["pruned_acc"])
+        q = copy.deepcopy(p)
+        for lay in targets(q):
+            lay.quantize_(bits, method=quantizer, iters=cfg.kmeans_iters)
+        train(q, "head", feats[0], steps=cfg.quant_steps, lr=cfg.head_lr, cfg=cfg,
+              tag=f"{tag}-prune{rate:g}-{quantizer}{bits}", seed=seed, device=device, encode=encode,
+              progress=progress)
+    else:
+        q = copy.deepcopy(net)
+        for lay in targets(q):
+            lay.quantize_(bits, method=quantizer, iters=cfg.kmeans_iters)
+        train(q, "head", feats[0], steps=cfg.quant_steps, lr=cfg.head_lr, cfg=cfg,
+              tag=f"{tag}-{quantizer}{bits}", seed=seed, device=device, encode=encode, progress=progress)
+        for lay in targets(q):
+            lay.prune_(rate)
+        train(q, "head", feats[0], steps=cfg.prune_steps, lr=cfg.head_lr, cfg=cfg,
+              tag=f"{tag}-{quantizer}{bits}-prune{rate:g}", seed=seed, device=device, encode=encode,
+              progress=progress)
+    return q, info
+
+
+@torch.no_grad()
+def conv_features(net: TACNet, ds: TensorDataset, cfg: TACConfig, device) -> TensorDataset:
+    """The frozen trunk's output for every item: ``[N, C·H·W]`` features with the labels."""
+    net.eval()
+    net.prepare_binary_()
+    xs, ys = [], []
+    for x, y in _batches(ds, cfg):
+        xs.append(net.trunk(x.to(device)))
+        ys.append(y.to(device))
+    return TensorDataset(torch.cat(xs), torch.cat(ys))
+
+
+def run_seed(cfg: TACConfig, seed: int, train_ds: Dataset, test_ds: Dataset, *, sweep: bool,
+             progress: bool = True) -> tuple[SeedRun, list[dict]]:
+    device = resolve_device(cfg.device)
+    seed_everything(seed)
+    nets, acc, hist = {}, {}, {}
+    # 1. full precision
+    fp = build_net(cfg, "fp").to(device)
+    hist["fp"] = train(fp, "all", train_ds, steps=cfg.fp_steps, lr=cfg.lr, cfg=cfg, tag="fp", seed=seed,
+                       device=device, progress=progress)
+    nets["fp"], acc["fp"] = fp, net_accuracy(fp, test_ds, cfg, device)
+    # 2. binary variants, each from the FP weights
+    for v in ("xnor_conv", "xnor_all", "fc_binary"):
+        seed_everything(seed)
+        net = copy.deepcopy(fp).set_variant(v)
+        hist[v] = train(net, "all", train_ds, steps=cfg.bin_steps, lr=cfg.lr, cfg=cfg, tag=v, seed=seed,
+                        device=device, progress=progress)
+        nets[v], acc[v] = net, net_accuracy(net, test_ds, cfg, device)
+    # 3. TAC: FC layers of the xnor_conv network pruned + quantized, conv frozen
+    base = copy.deepcopy(nets["xnor_conv"]).set_variant("tac")
+    for p in base.features.parameters():
+        p.requires_grad_(False)
+    if isinstance(train_ds, TensorDataset):
+        feats, encode = (conv_features(base, train_ds, cfg, device), conv_features(base, test_ds, cfg, device)), None
+    else:
+        base.features.eval()
+        feats, encode = (train_ds, test_ds), torch.no_grad()(base.trunk)
+    seed_everything(seed)
+    pruned: dict = {}
+    tac, _ = compress_fc(base, cfg, feats, rate=cfg.prune_rate, bits=cfg.bits, quantizer=cfg.quantizer,
+                         order=cfg.order, tag="tac", seed=seed, device=device, encode=encode, progress=progress,
+                         pruned=pruned)
+    nets["tac"] = tac
+    acc["tac"] = net_accuracy(tac, test_ds, cfg, device)
+    rows = sweep_fc(cfg, base, feats, seed, device, encode, pruned, acc) if sweep else []
+    run = SeedRun(seed, {k: v.cpu() for k, v in nets.items()}, acc, hist,
+                  feats if encode is None else None)
+    return run, rows
+
+
+def sweep_fc(cfg: TACConfig, base: TACNet, feats, seed: int, device, encode, pruned: dict,
+             acc: dict) -> list[dict]:
+    """FC treatments on one binary conv trunk: binary FC, pruned, pruned + shared, ablations."""
+    from tqdm.auto import tqdm
+
+    ev = (lambda n: head_accuracy(n, feats[1], cfg, device)) if encode is None else \
+        (lambda n: net_accuracy(n, feats[1], cfg, device))
+    rows = []
+
+    def row(treatment, net, a, **kw):
+        c = account(net, index_bits=cfg.index_bits)
+        rows.append({"treatment": treatment, "seed": seed, "acc": a, "compression": c.compression,
+                     "speedup": c.speedup, "size_mb": c.size_mb, **kw})
+
+    points = [(r, cfg.bits, cfg.quantizer, "prune_quantize") for r in cfg.sweep_rates]
+    points += [(cfg.prune_rate, b, cfg.quantizer, "prune_quantize") for b in cfg.sweep_bits]
+    other = "uniform" if cfg.quantizer == "kmeans" else "kmeans"
+    other_order = "quantize_prune" if cfg.order == "prune_quantize" else "prune_quantize"
+    points += [(cfg.prune_rate, cfg.bits, other, cfg.order), (cfg.prune_rate, cfg.bits, cfg.quantizer, other_order)]
+    points = list(dict.fromkeys(points))
+    bar = tqdm(total=len(points) + 2, desc=f"FC sweep seed {seed}")
+    # the FC layers as they are (full precision, on the binary conv trunk)
+    row("FC full precision", base, ev(base), rate=0.0, bits=32)
+    # binary FC on the same trunk
+    b = copy.deepcopy(base).set_variant("xnor_all")
+    train(b, "head", feats[0], steps=cfg.prune_steps + cfg.quant_steps, lr=cfg.head_lr, cfg=cfg,
+          tag="sweep-binaryfc", seed=seed, device=device, encode=encode, progress=False)
+    row("FC binary", b, ev(b), rate=0.0, bits=1)
+    bar.update(2)
+    for rate, bits, quantizer, order in points:
+        seed_everything(seed)
+        q, info = compress_fc(base, cfg, feats, rate=rate, bits=bits, quantizer=quantizer, order=order,
+                              tag="tac" if order == cfg.order == "prune_quantize" else "sweep", seed=seed,
+                              device=device, encode=encode, pruned=pruned)
+        row(f"FC pruned + {quantizer}", q, ev(q), rate=rate, bits=bits, quantizer=quantizer, order=order)
+        bar.update(1)
+    for rate, (p, a) in sorted(pruned.items()):
+        row("FC pruned", p, a, rate=rate, bits=32)
+    bar.close()
+    return rows
+
+
+def run(cfg: TACConfig, *, progress: bool = True) -> TACResult:
+    train_ds, test_ds = load_data(cfg)
+    runs, rows = [], []
+    for s in range(cfg.n_seeds):
+        r, rw = run_seed(cfg, cfg.seed + s, train_ds, test_ds, sweep=s < cfg.sweep_seeds, progress=progress)
+        runs.append(r)
+        rows += rw
+    costs = {v: account(runs[0].nets[v], index_bits=cfg.index_bits) for v in MAIN_VARIANTS}
+    return TACResult(cfg, runs, costs, rows)
+
+
+@torch.no_grad()
+def live_compression(result: TACResult, rate: float, bits: int, *, quantizer: str | None = None) -> dict:
+    """The widget's quantity: seed 0's binary-conv network with its FC layers pruned to ``rate`` and
+    shared with ``bits`` bits, *without* retraining; test accuracy, size and speed-up."""
+    cfg = result.config
+    run0 = result.runs[0]
+    if run0.features is None:
+        raise ValueError("live compression needs cached conv features (an in-memory dataset)")
+    net = copy.deepcopy(run0.nets["xnor_conv"]).set_variant("tac")
+    for lay in net.head:
+        if lay.spec.group == "fc" or (cfg.compress_classifier and lay.spec.group == "classifier"):
+            if rate > 0:
+                lay.prune_(rate)
+            if bits < 32:
+                lay.quantize_(bits, method=quantizer or cfg.quantizer, iters=cfg.kmeans_iters)
+    a = head_accuracy(net, run0.features[1], cfg, torch.device("cpu"))
+    c = account(net, index_bits=cfg.index_bits)
+    return {"acc": a, "size_mb": c.size_mb, "compression": c.compression, "speedup": c.speedup}
