@@ -316,3 +316,17 @@ def test_claim_rules():
     assert claims.ratio_at_most([1.2], [1.0], 1.25).verdict == "holds"
     assert claims.ratio_at_most([1.3], [1.0], 1.25).verdict == "inconclusive"
     assert claims.ratio_at_most([1.5], [1.0], 1.25).verdict == "does not hold"
+
+
+def test_file_list_evaluation_and_missing_runs():
+    torch.manual_seed(0)
+    cfg = m2net.from_params(**TINY)
+    rnet = E.build_rnet(cfg).eval()
+    policy = E.build_policy(cfg, E.variants(cfg)["m2net"]).eval()
+    items = [(torch.rand(1, 16, 16), torch.rand(8), i % 20) for i in range(10)]
+    flops = block_flops(rnet, (1, 16, 16))
+    metrics, u, pred, loc = E.evaluate_list(rnet, policy, items, flops, cfg)
+    assert u.shape == (10, 9) and pred.shape == (10,) and math.isnan(metrics["acc_lookalike"])
+    assert set(loc) == {"true", "shuffled"}
+    res = E.M2NetResult(cfg, E.variants(cfg), None, flops, [metrics], {"m2net": []})
+    assert claims.location_lookalike(res).verdict == "inconclusive"

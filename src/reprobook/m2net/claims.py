@@ -42,9 +42,19 @@ def ratio_at_most(a: list[float], b: list[float], bound: float, *, names=("A", "
                    f"holds if {names[0]}/{names[1]} ≤ {bound:g}; does not hold if > {hi:g}; else inconclusive")
 
 
+def _missing(res: M2NetResult, *names: str) -> Verdict | None:
+    lost = [n for n in names if n not in res.runs]
+    if not lost:
+        return None
+    return Verdict("inconclusive", f"not run in this configuration: {', '.join(lost)}",
+                   f"needs the runs {', '.join(names)}")
+
+
 def diverse_paths(res: M2NetResult) -> Verdict:
     """Claim 1: with the diversity term the greedy test paths are more diverse *and* more accurate
     than without it (the ablation "diversity term off")."""
+    if (v := _missing(res, "m2net", "no_diversity")) is not None:
+        return v
     d = compare(res.values("m2net", "hamming"), res.values("no_diversity", "hamming"),
                 names=("M²Net Hamming", "diversity-off Hamming"), digits=3, min_effect=0.01)
     a = compare(res.values("m2net", "acc"), res.values("no_diversity", "acc"),
@@ -54,12 +64,16 @@ def diverse_paths(res: M2NetResult) -> Verdict:
 
 def location_lookalike(res: M2NetResult) -> Verdict:
     """Claim 2: look-alike accuracy with the location branch beats the same method without it."""
+    if (v := _missing(res, "m2net", "no_location")) is not None:
+        return v
     return compare(res.values("m2net", "acc_lookalike"), res.values("no_location", "acc_lookalike"),
                    names=("M²Net", "location off"), scale=100, digits=1, min_effect=0.02)
 
 
 def comparable_complexity(res: M2NetResult, *, bound: float = 1.25) -> Verdict:
     """Claim 3: M²Net is more accurate than BlockDrop at comparable cost (FLOPs ratio ≤ ``bound``)."""
+    if (v := _missing(res, "m2net", "blockdrop")) is not None:
+        return v
     a = compare(res.values("m2net", "acc"), res.values("blockdrop", "acc"), names=("M²Net acc.", "BlockDrop acc."),
                 scale=100, digits=1, min_effect=0.01)
     c = ratio_at_most(res.values("m2net", "mflops"), res.values("blockdrop", "mflops"), bound,

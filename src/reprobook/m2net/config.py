@@ -53,6 +53,7 @@ class M2NetConfig:
     n_seeds: int = 2
     seed: int = 0
     device: str = "auto"
+    num_workers: int = 0  # data-loading workers (file-list datasets)
     ckpt_every_epochs: int = 2
 
     def __post_init__(self):
@@ -95,7 +96,7 @@ PRESETS = {
                          loc_widths=(128, 256, 256, 128), pretrain_epochs=90, pretrain_lr=1e-3,
                          pretrain_drop=0.0, phase1_epochs=101, phase1_lr=1e-3, phase2_epochs=201,
                          phase2_lr=1e-4, lr_step_epochs=30, cl_epochs=1.0, variants=("m2net", "blockdrop"),
-                         n_seeds=1, ckpt_every_epochs=1),
+                         n_seeds=1, ckpt_every_epochs=1, num_workers=8),
 }
 SMOKE = {"per_class": 8, "test_per_class": 5, "batch_size": 32, "pretrain_epochs": 1, "phase1_epochs": 1,
          "phase2_epochs": 1, "n_seeds": 1, "ckpt_every_epochs": 1}

@@ -16,7 +16,7 @@ from reprobook.engine.loop import BatchStream, History, fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.m2net import method as M
 from reprobook.m2net.config import M2NetConfig
-from reprobook.m2net.data import LandmarkList, geo_landmarks, hard_cities
+from reprobook.m2net.data import GeoLandmarks, LandmarkList, geo_landmarks, hard_cities
 from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops
 
 
@@ -103,7 +103,7 @@ def pretrain(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = Tru
     seed_everything(seed)
     rnet = build_rnet(cfg).to(device)
     opt = torch.optim.Adam(rnet.parameters(), lr=cfg.pretrain_lr)
-    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed)
+    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
     spe, K = stream.steps_per_epoch, cfg.num_blocks
 
     def step(batch, t):
@@ -130,7 +130,7 @@ def train_variant(cfg: M2NetConfig, variant: Variant, rnet0: FlatResNet, train, 
     seed_everything(seed)
     rnet = copy.deepcopy(rnet0).to(device)
     policy = build_policy(cfg, variant).to(device)
-    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed)
+    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
     spe, K = stream.steps_per_epoch, cfg.num_blocks
     tag = f"m2net-{variant.name}-seed{seed}"
     rw = {"w_div": variant.w_div, "w_sp": variant.w_sp}
@@ -226,6 +226,39 @@ def predict(rnet: FlatResNet, policy: PolicyNet | None, x, loc, *, chunk: int = 
     return torch.cat(us), torch.cat(outs)
 
 
+@torch.no_grad()
+def predict_loader(rnet, policy, dataset, *, batch_size: int = 128, num_workers: int = 0, shuffle_loc: bool = False,
+                   seed: int = 0):
+    """:func:`predict` over a map-style dataset of ``(image, location, label)`` (the paper's data):
+    ``(u [N, K], logits [N, classes], y [N])``; ``shuffle_loc`` permutes locations within each batch."""
+    from torch.utils.data import DataLoader
+
+    g = torch.Generator().manual_seed(seed)
+    us, outs, ys = [], [], []
+    for x, loc, y in DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
+        if shuffle_loc:
+            loc = loc[torch.randperm(len(loc), generator=g)]
+        u, out = predict(rnet, policy, x, loc, chunk=batch_size)
+        us.append(u)
+        outs.append(out)
+        ys.append(torch.as_tensor(y))
+    return torch.cat(us), torch.cat(outs), torch.cat(ys)
+
+
+def evaluate_list(rnet, policy, test, flops, cfg: M2NetConfig, *, seed: int = 0):
+    """Metrics and the (true, shuffled) location test on a file-list test set without look-alike labels."""
+    u, logits, y = predict_loader(rnet, policy, test, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
+    hard = torch.zeros(len(y), dtype=torch.bool)  # not annotated: look-alike accuracy is NaN
+    metrics = path_metrics(u, logits, y, hard, flops)
+    loc = {"true": {"acc": metrics["acc"], "acc_lookalike": float("nan"), "path_change": 0.0}}
+    if policy is not None:
+        u2, logits2, _ = predict_loader(rnet, policy, test, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                                        shuffle_loc=True, seed=seed)
+        loc["shuffled"] = {"acc": (logits2.argmax(1) == y).float().mean().item(), "acc_lookalike": float("nan"),
+                           "path_change": (u2 != u).any(1).float().mean().item()}
+    return metrics, u, logits.argmax(1), loc
+
+
 def partner_classes(test) -> torch.Tensor:
     """For each sample, the class of the same super-category in the 'partner' city: the look-alike
     partner for look-alike classes, the other detailed class otherwise. ``[N]``."""
@@ -299,7 +332,18 @@ class M2NetResult:
         return [r.location[setting][metric] for r in self.runs[variant]]
 
 
+def _evaluate(cfg, rnet, policy, test, flops, seed):
+    if not isinstance(test, GeoLandmarks):
+        return evaluate_list(rnet, policy, test, flops, cfg, seed=seed)
+    x, loc, y = test.tensors
+    u, logits = predict(rnet, policy, x, loc)
+    metrics = path_metrics(u, logits, y, test.hard, flops)
+    loc_test = location_test(rnet, policy, test, seed=seed) if policy is not None else {}
+    return metrics, u, logits.argmax(1), loc_test
+
+
 def run(cfg: M2NetConfig, *, progress: bool = True) -> M2NetResult:
+    """Pre-train, train every variant in ``cfg.variants`` for ``cfg.n_seeds`` seeds, evaluate."""
     device = resolve_device(cfg.device)
     train, test = load_data(cfg)
     x_shape = tuple(test[0][0].shape)
@@ -311,15 +355,11 @@ def run(cfg: M2NetConfig, *, progress: bool = True) -> M2NetResult:
         seed = cfg.seed + i
         rnet0, h0 = pretrain(cfg, train, seed=seed, device=device, progress=progress)
         pre_h.append(h0)
-        x, loc, y = test.tensors
-        u, logits = predict(rnet0, None, x, loc)
-        full.append(path_metrics(u, logits, y, test.hard, flops))
+        full.append(_evaluate(cfg, rnet0, None, test, flops, seed)[0])
         for name, v in vs.items():
             rnet, policy, h1, h2 = train_variant(cfg, v, rnet0, train, seed=seed, device=device, progress=progress)
-            u, logits = predict(rnet, policy, x, loc)
-            metrics = path_metrics(u, logits, y, test.hard, flops)
-            runs[name].append(RunOut(metrics, u, logits.argmax(1), location_test(rnet, policy, test, seed=seed),
-                                     {"phase1": h1, "phase2": h2}))
+            metrics, u, pred, loc_test = _evaluate(cfg, rnet, policy, test, flops, seed)
+            runs[name].append(RunOut(metrics, u, pred, loc_test, {"phase1": h1, "phase2": h2}))
             if i == 0:
                 models[name] = (rnet.cpu(), policy.cpu())
     return M2NetResult(cfg, vs, test, flops, full, runs, models, pre_h)
