@@ -330,3 +330,12 @@ def test_file_list_evaluation_and_missing_runs():
     assert set(loc) == {"true", "shuffled"}
     res = E.M2NetResult(cfg, E.variants(cfg), None, flops, [metrics], {"m2net": []})
     assert claims.location_lookalike(res).verdict == "inconclusive"
+
+
+def test_explained_share():
+    g = torch.tensor([0, 0, 1, 1])
+    assert M.explained_share(torch.tensor([[1.0, 0], [1, 0], [0, 1], [0, 1]]), g) == pytest.approx(1.0)
+    assert M.explained_share(torch.tensor([[1.0, 0], [0, 1], [1, 0], [0, 1]]), g) == pytest.approx(0.0)
+    assert M.explained_share(torch.ones(4, 2), g) == 0.0
+    # one block fixed by the group, one independent of it: half the variance
+    assert M.explained_share(torch.tensor([[1.0, 1], [1, 0], [0, 1], [0, 0]]), g) == pytest.approx(0.5)

@@ -338,6 +338,7 @@ def _evaluate(cfg, rnet, policy, test, flops, seed):
     x, loc, y = test.tensors
     u, logits = predict(rnet, policy, x, loc)
     metrics = path_metrics(u, logits, y, test.hard, flops)
+    metrics["city_share"] = M.explained_share(u, test.city)  # how much of the path variation the city explains
     loc_test = location_test(rnet, policy, test, seed=seed) if policy is not None else {}
     return metrics, u, logits.argmax(1), loc_test
 

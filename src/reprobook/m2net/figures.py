@@ -90,12 +90,14 @@ def _bars(ax, res, names, metric, *, title, ylabel, scale=1.0):
 
 
 def diversity_panel(res: M2NetResult):
-    """Number of unique greedy test paths and mean pairwise Hamming distance, per variant."""
+    """Number of unique greedy test paths, mean pairwise Hamming distance, share of the path
+    variance explained by the city, and accuracy, per variant."""
     names = list(res.runs)
-    fig, (a, b, c) = figure(3, width=2.9, height=3.0)
+    fig, (a, b, c, d) = figure(4, width=2.5, height=3.0)
     _bars(a, res, names, "unique_paths", title="unique paths (test)", ylabel="#")
     _bars(b, res, names, "hamming", title="mean pairwise Hamming", ylabel="fraction of blocks")
-    _bars(c, res, names, "acc", title="test accuracy", ylabel="%", scale=100)
+    _bars(c, res, names, "city_share", title="path variance explained\nby the city", ylabel="share")
+    _bars(d, res, names, "acc", title="test accuracy", ylabel="%", scale=100)
     return fig
 
 
@@ -205,15 +207,16 @@ def ablation_markdown(res: M2NetResult) -> str:
     """The ablation table: accuracy, look-alike accuracy, blocks, FLOPs, diversity, per variant."""
     from reprobook.engine.results import fmt
 
-    rows = ["| run | accuracy (%) | look-alike acc. (%) | blocks used | MFLOPs | unique paths | mean Hamming |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| run | accuracy (%) | look-alike acc. (%) | blocks used | MFLOPs | unique paths | mean Hamming "
+            "| city share |", "|---|---|---|---|---|---|---|---|"]
     for n in ["full", *res.runs]:
         label = "full network (all blocks)" if n == "full" else res.variants[n].label
         rows.append("| " + " | ".join([label, fmt(res.values(n, "acc"), scale=100, digits=1),
                                        fmt(res.values(n, "acc_lookalike"), scale=100, digits=1),
                                        fmt(res.values(n, "blocks"), digits=2), fmt(res.values(n, "mflops"), digits=3),
                                        fmt(res.values(n, "unique_paths"), digits=0),
-                                       fmt(res.values(n, "hamming"), digits=3)]) + " |")
+                                       fmt(res.values(n, "hamming"), digits=3),
+                                       fmt(res.values(n, "city_share"), digits=2) if n != "full" else "—"]) + " |")
     return "\n".join(rows)
 
 

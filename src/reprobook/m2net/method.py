@@ -143,3 +143,16 @@ def path_ids(u: torch.Tensor) -> torch.Tensor:
     """Integer code of each path, ``sum_k u_k 2^k``, ``[N]``."""
     w = 2 ** torch.arange(u.shape[1], device=u.device)
     return (u.round().long() * w).sum(1)
+
+
+def explained_share(u: torch.Tensor, group: torch.Tensor) -> float:
+    r"""Share of the paths' variance explained by a grouping (e.g. the city):
+    :math:`\sum_k \mathrm{Var}(\mathbb{E}[u_k\mid g]) / \sum_k \mathrm{Var}(u_k)` (0: paths ignore the
+    group; 1: the group fixes the path). ``u [N, K]``, ``group [N]``."""
+    u = u.float()
+    total = u.var(0, unbiased=False).sum()
+    if total == 0:
+        return 0.0
+    mean = u.mean(0)
+    between = sum((group == g).float().mean() * ((u[group == g].mean(0) - mean) ** 2).sum() for g in group.unique())
+    return float(between / total)
