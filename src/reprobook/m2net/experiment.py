@@ -1,0 +1,366 @@
+"""Chapter 2 experiment: pre-train the recognition network, then train M²Net, BlockDrop and the
+ablations (phase 1: policy only; phase 2: joint) through :func:`reprobook.engine.loop.fit`, and
+evaluate greedy paths on the test set (Chapter 2, §The run)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+
+from reprobook.engine.checkpoint import run_checkpoint
+from reprobook.engine.config import as_dict
+from reprobook.engine.loop import BatchStream, History, fit
+from reprobook.engine.runtime import resolve_device, seed_everything
+from reprobook.m2net import method as M
+from reprobook.m2net.config import M2NetConfig
+from reprobook.m2net.data import GeoLandmarks, LandmarkList, geo_landmarks, hard_cities
+from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One trained configuration: policy inputs, fusion weights, reward weights, curriculum."""
+
+    name: str
+    label: str
+    use_location: bool
+    w_img: float
+    w_loc: float
+    w_div: float
+    w_sp: float
+    curriculum: bool = False
+
+
+def variants(cfg: M2NetConfig) -> dict[str, Variant]:
+    """M²Net with the config's knobs, the BlockDrop baseline and the issue's ablations."""
+    m = Variant("m2net", "M²Net", True, cfg.w_img, cfg.w_loc, cfg.w_div, cfg.w_sp)
+    allv = {
+        "m2net": m,
+        # BlockDrop: image-only policy, sparsity-only reward, curriculum in phase 1.
+        "blockdrop": Variant("blockdrop", "BlockDrop", False, 1.0, 0.0, 0.0, 1.0, curriculum=True),
+        "no_location": replace(m, name="no_location", label="location off", use_location=False),
+        "no_diversity": replace(m, name="no_diversity", label="diversity off", w_div=0.0),
+        "fusion_55": replace(m, name="fusion_55", label="fusion 0.5/0.5", w_img=0.5, w_loc=0.5),
+        "fusion_73": replace(m, name="fusion_73", label="fusion 0.7/0.3", w_img=0.7, w_loc=0.3),
+    }
+    return {n: allv[n] for n in cfg.variants}
+
+
+# --- networks and data ---------------------------------------------------------------------------
+
+def build_rnet(cfg: M2NetConfig) -> FlatResNet:
+    """Recognition network: book (BasicBlocks on 16×16 grey) or paper (``FlatResNet224(Bottleneck, [7,7,7])``)."""
+    if cfg.arch == "paper":
+        # 224 → stem /4 → 56 → 56, 28, 14; AvgPool2d(7) on 14×14 → 2×2×1024 = 4096 features.
+        return FlatResNet(block="bottleneck", layers=cfg.layers, planes=cfg.planes, strides=cfg.strides,
+                          in_channels=3, stem="imagenet", pool=7, fc_in=4096, num_classes=cfg.num_classes)
+    return FlatResNet(block="basic", layers=cfg.layers, planes=cfg.planes, strides=cfg.strides,
+                      in_channels=1, stem="small", num_classes=cfg.num_classes)
+
+
+def build_policy(cfg: M2NetConfig, variant: Variant) -> PolicyNet:
+    """Policy network: ResNet image branch (one BasicBlock per stage) + location MLP, fused."""
+    n = len(cfg.policy_planes)
+    if cfg.arch == "paper":
+        # Policy224_loc: ResNet-18's first block per stage on the 112×112 pooled image; AvgPool2d(4) → 512.
+        feats = FlatResNet(block="basic", layers=(1,) * n, planes=cfg.policy_planes, strides=(1,) + (2,) * (n - 1),
+                           in_channels=3, stem="imagenet", pool=4, num_classes=0)
+    else:
+        feats = FlatResNet(block="basic", layers=(1,) * n, planes=cfg.policy_planes, strides=(1,) + (2,) * (n - 1),
+                           in_channels=1, stem="small", num_classes=0)
+    return PolicyNet(features=feats, num_blocks=cfg.num_blocks, use_location=variant.use_location,
+                     loc_widths=cfg.loc_widths, w_img=variant.w_img, w_loc=variant.w_loc)
+
+
+def load_data(cfg: M2NetConfig):
+    """``(train, test)``: GeoLandmarks-synth for the book, Landmark-732 lists under ``data_root`` for the paper."""
+    if cfg.dataset == "landmark732":
+        return (LandmarkList(split="train", data_root=cfg.data_root),
+                LandmarkList(split="test", data_root=cfg.data_root))
+    return (geo_landmarks(split="train", per_class=cfg.per_class, detail_p=cfg.detail_p),
+            geo_landmarks(split="test", per_class=cfg.test_per_class, detail_p=cfg.detail_p))
+
+
+def _set_lr(opt: torch.optim.Optimizer, base: float, epoch: int, cfg: M2NetConfig) -> None:
+    """Official step schedule: ``lr = base · 0.1^(epoch // lr_step_epochs)``."""
+    for g in opt.param_groups:
+        g["lr"] = base * 0.1 ** (epoch // cfg.lr_step_epochs)
+
+
+def _batch(batch, device):
+    x, loc, y = batch
+    return x.to(device), loc.to(device).float(), torch.as_tensor(y).to(device)
+
+
+# --- training ------------------------------------------------------------------------------------
+
+def pretrain(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = True) -> tuple[FlatResNet, History]:
+    """Cross-entropy training of the recognition network on full paths (a fraction ``pretrain_drop``
+    of blocks dropped at random per sample: a reconstruction that makes it robust to block removal)."""
+    seed_everything(seed)
+    rnet = build_rnet(cfg).to(device)
+    opt = torch.optim.Adam(rnet.parameters(), lr=cfg.pretrain_lr)
+    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
+    spe, K = stream.steps_per_epoch, cfg.num_blocks
+
+    def step(batch, t):
+        x, _, y = _batch(batch, device)
+        _set_lr(opt, cfg.pretrain_lr, (t - 1) // spe, cfg)
+        rnet.train()
+        u = (torch.rand(len(y), K) >= cfg.pretrain_drop).float().to(device) if cfg.pretrain_drop else None
+        out = rnet(x, u)
+        loss = F.cross_entropy(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss, "acc": (out.argmax(1) == y).float().mean()}
+
+    h = fit(step, steps=cfg.pretrain_epochs * spe, stream=stream, state={"rnet": rnet, "opt": opt},
+            checkpoint=run_checkpoint(f"m2net-rnet-seed{seed}", as_dict(cfg)),
+            ckpt_every=cfg.ckpt_every_epochs * spe, desc=f"pre-train ResNet, seed {seed}", progress=progress)
+    return rnet, h
+
+
+def train_variant(cfg: M2NetConfig, variant: Variant, rnet0: FlatResNet, train, *, seed: int, device,
+                  progress: bool = True) -> tuple[FlatResNet, PolicyNet, History, History]:
+    """Phase 1 (policy only, frozen recognition network) then phase 2 (joint), for one variant."""
+    seed_everything(seed)
+    rnet = copy.deepcopy(rnet0).to(device)
+    policy = build_policy(cfg, variant).to(device)
+    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
+    spe, K = stream.steps_per_epoch, cfg.num_blocks
+    tag = f"m2net-{variant.name}-seed{seed}"
+    rw = {"w_div": variant.w_div, "w_sp": variant.w_sp}
+
+    # Phase 1: the recognition network is frozen (eval mode, no gradient).
+    for p in rnet.parameters():
+        p.requires_grad_(False)
+    opt1 = torch.optim.Adam(policy.parameters(), lr=cfg.phase1_lr)
+
+    def step1(batch, t):
+        x, loc, y = _batch(batch, device)
+        epoch = (t - 1) // spe
+        _set_lr(opt1, cfg.phase1_lr, epoch, cfg)
+        rnet.eval()
+        policy.train()
+        s = policy(x, loc)  # [B, K] keep probabilities
+        u_g = M.greedy_path(s)  # greedy baseline path
+        s_t = M.bound_probs(s, cfg.alpha)
+        u = M.sample_path(s_t)
+        mask = None
+        if variant.curriculum:  # BlockDrop: only the last c blocks are decided
+            c = min(K, 1 + int((t - 1) // (cfg.cl_epochs * spe)))
+            u, u_g, mask = M.curriculum_path(u, c), M.curriculum_path(u_g, c), M.curriculum_mask(K, c, device=device)
+        with torch.no_grad():
+            ok_g = rnet(x, u_g).argmax(1) == y
+            ok = rnet(x, u).argmax(1) == y
+        R = M.reward(ok, u, penalty=cfg.penalty1, **rw)
+        A = R - M.reward(ok_g, u_g, penalty=cfg.penalty1, **rw)  # self-critical advantage [B]
+        loss = M.phase1_loss(s_t, u, A, beta=cfg.beta, mask=mask)
+        opt1.zero_grad(set_to_none=True)
+        loss.backward()
+        opt1.step()
+        return {"reward": R.mean(), "acc": ok.float().mean(), "blocks": u.sum(1).mean(),
+                "greedy_unique": M.unique_paths(u_g)}
+
+    h1 = fit(step1, steps=cfg.phase1_epochs * spe, stream=stream, state={"policy": policy, "opt": opt1},
+             checkpoint=run_checkpoint(tag + "-p1", as_dict(cfg)), ckpt_every=cfg.ckpt_every_epochs * spe,
+             desc=f"{variant.label} phase 1, seed {seed}", progress=progress)
+
+    # Phase 2: joint fine-tuning, REINFORCE (summed over the batch) + CE on the sampled path.
+    for p in rnet.parameters():
+        p.requires_grad_(True)
+    opt2 = torch.optim.Adam([*policy.parameters(), *rnet.parameters()], lr=cfg.phase2_lr)
+
+    def step2(batch, t):
+        x, loc, y = _batch(batch, device)
+        _set_lr(opt2, cfg.phase2_lr, (t - 1) // spe, cfg)
+        rnet.train()
+        policy.train()
+        s = policy(x, loc)
+        u_g = M.greedy_path(s)
+        s_t = M.bound_probs(s, cfg.alpha)
+        u = M.sample_path(s_t)
+        with torch.no_grad():
+            ok_g = rnet(x, u_g).argmax(1) == y
+        out = rnet(x, u)  # gradient into the recognition network only through the sampled path
+        ok = out.argmax(1) == y
+        R = M.reward(ok, u, penalty=cfg.penalty2, **rw)
+        A = R - M.reward(ok_g, u_g, penalty=cfg.penalty2, **rw)
+        loss = M.phase2_policy_loss(s_t, u, A) + F.cross_entropy(out, y)
+        opt2.zero_grad(set_to_none=True)
+        loss.backward()
+        opt2.step()
+        return {"reward": R.mean(), "acc": ok.float().mean(), "blocks": u.sum(1).mean(),
+                "greedy_unique": M.unique_paths(u_g)}
+
+    h2 = fit(step2, steps=cfg.phase2_epochs * spe, stream=stream,
+             state={"policy": policy, "rnet": rnet, "opt": opt2},
+             checkpoint=run_checkpoint(tag + "-p2", as_dict(cfg)), ckpt_every=cfg.ckpt_every_epochs * spe,
+             desc=f"{variant.label} phase 2, seed {seed}", progress=progress)
+    rnet.eval()
+    policy.eval()
+    return rnet, policy, h1, h2
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+@torch.no_grad()
+def predict(rnet: FlatResNet, policy: PolicyNet | None, x, loc, *, chunk: int = 512):
+    """Greedy paths ``u [N, K]`` (all ones without a policy) and logits ``[N, classes]``, eval mode."""
+    rnet.eval()
+    dev = next(rnet.parameters()).device
+    us, outs = [], []
+    for i in range(0, len(x), chunk):
+        xb, lb = x[i:i + chunk].to(dev), loc[i:i + chunk].to(dev).float()
+        if policy is None:
+            u = torch.ones(len(xb), rnet.num_blocks, device=dev)
+        else:
+            policy.eval()
+            u = M.greedy_path(policy(xb, lb))
+        us.append(u.cpu())
+        outs.append(rnet(xb, u).cpu())
+    return torch.cat(us), torch.cat(outs)
+
+
+@torch.no_grad()
+def predict_loader(rnet, policy, dataset, *, batch_size: int = 128, num_workers: int = 0, shuffle_loc: bool = False,
+                   seed: int = 0):
+    """:func:`predict` over a map-style dataset of ``(image, location, label)`` (the paper's data):
+    ``(u [N, K], logits [N, classes], y [N])``; ``shuffle_loc`` permutes locations within each batch."""
+    from torch.utils.data import DataLoader
+
+    g = torch.Generator().manual_seed(seed)
+    us, outs, ys = [], [], []
+    for x, loc, y in DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
+        if shuffle_loc:
+            loc = loc[torch.randperm(len(loc), generator=g)]
+        u, out = predict(rnet, policy, x, loc, chunk=batch_size)
+        us.append(u)
+        outs.append(out)
+        ys.append(torch.as_tensor(y))
+    return torch.cat(us), torch.cat(outs), torch.cat(ys)
+
+
+def evaluate_list(rnet, policy, test, flops, cfg: M2NetConfig, *, seed: int = 0):
+    """Metrics and the (true, shuffled) location test on a file-list test set without look-alike labels."""
+    u, logits, y = predict_loader(rnet, policy, test, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
+    hard = torch.zeros(len(y), dtype=torch.bool)  # not annotated: look-alike accuracy is NaN
+    metrics = path_metrics(u, logits, y, hard, flops)
+    loc = {"true": {"acc": metrics["acc"], "acc_lookalike": float("nan"), "path_change": 0.0}}
+    if policy is not None:
+        u2, logits2, _ = predict_loader(rnet, policy, test, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                                        shuffle_loc=True, seed=seed)
+        loc["shuffled"] = {"acc": (logits2.argmax(1) == y).float().mean().item(), "acc_lookalike": float("nan"),
+                           "path_change": (u2 != u).any(1).float().mean().item()}
+    return metrics, u, logits.argmax(1), loc
+
+
+def partner_classes(test) -> torch.Tensor:
+    """For each sample, the class of the same super-category in the 'partner' city: the look-alike
+    partner for look-alike classes, the other detailed class otherwise. ``[N]``."""
+    T = int(test.city.max()) + 1 if len(test.city) else 4
+    out = torch.empty_like(test.tensors[2])
+    for i, (s, t) in enumerate(zip(test.supercat.tolist(), test.city.tolist())):
+        h = hard_cities(s)
+        others = h if t in h else tuple(c for c in range(T) if c not in h)
+        out[i] = s * T + (others[1] if others[0] == t else others[0])
+    return out
+
+
+def path_metrics(u, logits, y, hard, flops) -> dict[str, float]:
+    """Accuracy (all, look-alike, other), blocks used, FLOPs, unique paths, mean pairwise Hamming."""
+    always, per_block = flops
+    ok = (logits.argmax(1) == y).float()
+    blocks = u.sum(1)
+    macs = always + u @ torch.tensor(per_block)
+    return {"acc": ok.mean().item(), "acc_lookalike": ok[hard].mean().item(), "acc_other": ok[~hard].mean().item(),
+            "blocks": blocks.mean().item(), "blocks_std": blocks.std().item() if len(u) > 1 else 0.0,
+            "mflops": macs.mean().item() / 1e6, "unique_paths": float(M.unique_paths(u)),
+            "hamming": M.mean_pairwise_hamming(u)}
+
+
+def location_test(rnet, policy, test, *, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Accuracy and path-change rate with the test locations (a) true, (b) shuffled across samples,
+    (c) taken from a random test sample of the partner class (another city's location)."""
+    x, loc, y = test.tensors
+    g = torch.Generator().manual_seed(seed)
+    shuffled = loc[torch.randperm(len(loc), generator=g)]
+    partner = partner_classes(test)
+    by_class = {int(c): (y == c).nonzero().flatten() for c in y.unique()}
+    idx = torch.stack([by_class[int(p)][torch.randint(len(by_class[int(p)]), (1,), generator=g)][0] for p in partner])
+    u0, _ = predict(rnet, policy, x, loc)
+    out = {}
+    for name, l in (("true", loc), ("shuffled", shuffled), ("partner", loc[idx])):
+        u, logits = predict(rnet, policy, x, l)
+        ok = (logits.argmax(1) == y).float()
+        out[name] = {"acc": ok.mean().item(), "acc_lookalike": ok[test.hard].mean().item(),
+                     "path_change": (u != u0).any(1).float().mean().item()}
+    return out
+
+
+@dataclass
+class RunOut:
+    metrics: dict[str, float]
+    u: torch.Tensor  # greedy test paths [N, K]
+    pred: torch.Tensor  # [N]
+    location: dict[str, dict[str, float]]
+    history: dict[str, History]
+
+
+@dataclass
+class M2NetResult:
+    config: M2NetConfig
+    variants: dict[str, Variant]
+    test: object  # GeoLandmarks (or LandmarkList)
+    flops: tuple[float, list[float]]
+    full: list[dict[str, float]]  # full network (all blocks), per seed
+    runs: dict[str, list[RunOut]]  # variant -> per seed
+    models: dict[str, tuple[FlatResNet, PolicyNet]] = field(default_factory=dict)  # first seed
+    pretrain_history: list[History] = field(default_factory=list)
+
+    def values(self, variant: str, metric: str) -> list[float]:
+        """``metric`` of ``variant`` over seeds (``variant='full'``: the full network)."""
+        if variant == "full":
+            return [m[metric] for m in self.full]
+        return [r.metrics[metric] for r in self.runs[variant]]
+
+    def location_values(self, variant: str, setting: str, metric: str = "acc_lookalike") -> list[float]:
+        return [r.location[setting][metric] for r in self.runs[variant]]
+
+
+def _evaluate(cfg, rnet, policy, test, flops, seed):
+    if not isinstance(test, GeoLandmarks):
+        return evaluate_list(rnet, policy, test, flops, cfg, seed=seed)
+    x, loc, y = test.tensors
+    u, logits = predict(rnet, policy, x, loc)
+    metrics = path_metrics(u, logits, y, test.hard, flops)
+    metrics["city_share"] = M.explained_share(u, test.city)  # how much of the path variation the city explains
+    loc_test = location_test(rnet, policy, test, seed=seed) if policy is not None else {}
+    return metrics, u, logits.argmax(1), loc_test
+
+
+def run(cfg: M2NetConfig, *, progress: bool = True) -> M2NetResult:
+    """Pre-train, train every variant in ``cfg.variants`` for ``cfg.n_seeds`` seeds, evaluate."""
+    device = resolve_device(cfg.device)
+    train, test = load_data(cfg)
+    x_shape = tuple(test[0][0].shape)
+    flops = block_flops(build_rnet(cfg), x_shape)
+    vs = variants(cfg)
+    runs: dict[str, list[RunOut]] = {n: [] for n in vs}
+    full, models, pre_h = [], {}, []
+    for i in range(cfg.n_seeds):
+        seed = cfg.seed + i
+        rnet0, h0 = pretrain(cfg, train, seed=seed, device=device, progress=progress)
+        pre_h.append(h0)
+        full.append(_evaluate(cfg, rnet0, None, test, flops, seed)[0])
+        for name, v in vs.items():
+            rnet, policy, h1, h2 = train_variant(cfg, v, rnet0, train, seed=seed, device=device, progress=progress)
+            metrics, u, pred, loc_test = _evaluate(cfg, rnet, policy, test, flops, seed)
+            runs[name].append(RunOut(metrics, u, pred, loc_test, {"phase1": h1, "phase2": h2}))
+            if i == 0:
+                models[name] = (rnet.cpu(), policy.cpu())
+    return M2NetResult(cfg, vs, test, flops, full, runs, models, pre_h)
