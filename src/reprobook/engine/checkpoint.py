@@ -87,9 +87,23 @@ def run_checkpoint(tag: str, config: Any, directory: str | os.PathLike | None = 
     """
     import hashlib
 
-    from reprobook.engine.execute import package_digest
     from reprobook.engine.results import run_dir
 
     key = json.dumps(config, sort_keys=True, default=str) + package_digest()
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(directory or run_dir()) / "checkpoints" / f"{tag}-{digest}.pt"
+
+
+def package_digest() -> str:
+    """Hash of every file in the installed ``reprobook`` package (code, shipped weights)."""
+    import hashlib
+
+    import reprobook
+
+    root = Path(reprobook.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            h.update(p.relative_to(root).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from reprobook import chapters as _chapters
+from reprobook.engine.checkpoint import package_digest
 from reprobook.engine.results import RUN_DIR_ENV
 
 KERNEL = "python3"
@@ -32,6 +31,8 @@ class ParameterError(ValueError):
 
 def notebook_parameters(path: str | os.PathLike) -> dict[str, Any]:
     """Names and literal default values of the notebook's one ``parameters`` cell."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
@@ -79,19 +80,6 @@ def check_parameters(chapter: _chapters.Chapter, given: dict[str, Any]) -> dict[
             raise ParameterError(f"unknown preset {out['preset']!r} for chapter {chapter.name!r}; "
                                  f"choose one of: {', '.join(presets)}")
     return out
-
-
-def package_digest() -> str:
-    """Hash of every file in the installed ``reprobook`` package (code, shipped weights)."""
-    import reprobook
-
-    root = Path(reprobook.__file__).parent
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
-            h.update(p.relative_to(root).as_posix().encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def run_hash(chapter: _chapters.Chapter, params: dict[str, Any]) -> str:
