@@ -33,3 +33,9 @@ def all_of(verdicts: Sequence[Verdict]) -> Verdict:
     measured = "; ".join(f"{v.measured} [{v.verdict}]" for v in verdicts)
     rule = "every part must hold (each: " + verdicts[0].rule + ")"
     return Verdict(verdict, measured, rule)
+
+
+def not_run(what: str) -> Verdict:
+    """Verdict of a claim whose runs this preset skips (e.g. ablations off): *inconclusive*."""
+    return Verdict("inconclusive", f"not measured: {what} not run with this preset",
+                   "a claim without measurements is inconclusive")

@@ -51,6 +51,7 @@ class SwitOKDConfig:
     gap_widths: tuple[int, ...] = (32, 128, 512)  # teacher widths of the capacity-gap sweep
     eval_batch: int = 1000
     num_workers: int = 2
+    threads: int = 1  # torch CPU threads during the run (0: torch's default); tiny MLPs run fastest on one
     seed: int = 0
     device: str = "auto"
     data_root: str | None = None
@@ -60,6 +61,8 @@ class SwitOKDConfig:
                      "eval_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0 (0: torch's default), got {self.threads}")
         for name in ("lr_t", "lr_s", "lr_third", "tau", "gamma"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -82,10 +85,11 @@ class SwitOKDConfig:
             raise ValueError(f"fixed_delta must be in [0, 2] (L1 distances of distributions), got {self.fixed_delta}")
 
 
+PAPER_METHODS = ("vanilla", "dml", "switokd")  # the columns of Table 4 (KDCL is not part of this chapter)
 PAPER_CIFAR10 = SwitOKDConfig(  # Table 4: WRN-16-8 -> WRN-16-1, CIFAR-10 main.py
     dataset="cifar10", teacher="wrn16_8", student="wrn16_1", epochs=299, batch_size=128, lr_t=0.1, lr_s=0.1,
-    weight_decay=5e-4, milestones=(100, 150, 200), methods=("switokd",), n_seeds=1, ablations=False,
-    eval_batch=100)
+    weight_decay=5e-4, milestones=(100, 150, 200), methods=PAPER_METHODS, n_seeds=1, ablations=False,
+    eval_batch=100, threads=0)
 PRESETS = {
     "book": SwitOKDConfig(),
     "paper": PAPER_CIFAR10,
@@ -93,27 +97,30 @@ PRESETS = {
     # Table 4: WRN-16-2 -> 0.5×MobileNetV2; teacher lr 0.1, student lr 0.01 (hard-coded in main.py)
     "paper_cifar100": SwitOKDConfig(
         dataset="cifar100", teacher="wrn16_2", student="mobile_half", epochs=299, batch_size=128, lr_t=0.1,
-        lr_s=0.01, milestones=(140, 200, 250), methods=("switokd",), n_seeds=1, ablations=False, eval_batch=100),
+        lr_s=0.01, milestones=(140, 200, 250), methods=PAPER_METHODS, n_seeds=1, ablations=False, eval_batch=100,
+        threads=0),
     # Table 4: ResNet-34 (3×3 stem) -> MobileNetV2 ×1.4, both lr 0.01
     "paper_tiny": SwitOKDConfig(
         dataset="tiny_imagenet", teacher="resnet34_cifar", student="mobilenetv2_1.4", epochs=199, batch_size=128,
-        lr_t=0.01, lr_s=0.01, milestones=(100, 140, 180), methods=("switokd",), n_seeds=1, ablations=False,
-        eval_batch=128),
+        lr_t=0.01, lr_s=0.01, milestones=(100, 140, 180), methods=PAPER_METHODS, n_seeds=1, ablations=False,
+        eval_batch=128, threads=0),
     # ImageNet: ResNet-34 -> ResNet-18, lr 0.1, wd 1e-4, x0.1 at 30, 60, 90
     "paper_imagenet": SwitOKDConfig(
         dataset="imagenet", teacher="resnet34", student="resnet18", epochs=120, batch_size=512, lr_t=0.1,
-        lr_s=0.1, weight_decay=1e-4, milestones=(30, 60, 90), methods=("switokd",), n_seeds=1, ablations=False,
-        eval_batch=256, num_workers=8),
+        lr_s=0.1, weight_decay=1e-4, milestones=(30, 60, 90), methods=PAPER_METHODS, n_seeds=1, ablations=False,
+        eval_batch=256, num_workers=8, threads=0),
     # Table 7, 2T1S: T1 = WRN-16-2, T2 = WRN-16-10, S = MobileNet (Adam lr 0.01, wd 1e-4)
     "paper_2t1s": SwitOKDConfig(
         dataset="cifar100", topology="2T1S", teacher="wrn16_2", third="wrn16_10", student="mobilenet_v1",
         epochs=269, batch_size=128, lr_t=0.1, lr_third=0.1, opt_third="sgd", lr_s=0.01, opt_s="adam",
-        milestones=(140, 200, 250), methods=("switokd",), n_seeds=1, ablations=False, eval_batch=100),
+        milestones=(140, 200, 250), methods=("switokd",), n_seeds=1, ablations=False, eval_batch=100,
+        threads=0),
     # Table 7, 1T2S: T = WRN-16-10, S1 = WRN-16-2, S2 = MobileNet (Adam lr 0.01, wd 1e-4)
     "paper_1t2s": SwitOKDConfig(
         dataset="cifar100", topology="1T2S", teacher="wrn16_10", student="wrn16_2", third="mobilenet_v1",
         epochs=269, batch_size=128, lr_t=0.1, lr_s=0.1, lr_third=0.01, opt_third="adam",
-        milestones=(140, 200, 250), methods=("switokd",), n_seeds=1, ablations=False, eval_batch=100),
+        milestones=(140, 200, 250), methods=("switokd",), n_seeds=1, ablations=False, eval_batch=100,
+        threads=0),
 }
 SMOKE = {"epochs": 1, "milestones": (2,), "batch_size": 256, "teacher_width": 128, "n_seeds": 2, "ablation_seeds": 1,
          "fixed_deltas": (0.6,), "taus": (), "gap_widths": (32,)}

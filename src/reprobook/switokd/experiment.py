@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -200,10 +201,29 @@ def ablation_variants(cfg: SwitOKDConfig) -> dict[str, SwitchRule]:
     return out
 
 
+@contextmanager
+def torch_threads(n: int):
+    """Use ``n`` torch CPU threads inside the block (0: leave torch's setting), then restore."""
+    if not n:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def run(cfg: SwitOKDConfig, *, progress: bool = True) -> SwitOKDResult:
     """The whole experiment of the chapter (see the module docstring)."""
     if cfg.topology != "pair":
         raise ValueError("multi-network presets are trained with run_multinet(cfg)")
+    with torch_threads(cfg.threads):
+        return _run(cfg, progress=progress)
+
+
+def _run(cfg: SwitOKDConfig, *, progress: bool) -> SwitOKDResult:
     t0 = time.perf_counter()
     train, test = datasets(cfg)
     res = SwitOKDResult(cfg)
@@ -274,10 +294,11 @@ def run_multinet(cfg: SwitOKDConfig, *, seed: int | None = None, progress: bool 
         return {f"acc_{k}": accuracy(m, test, **kw) for k, m in nets.items()}
 
     state = {**nets, **{f"opt_{k}": o for k, o in opts.items()}}
-    hist = fit(step, steps=cfg.epochs * spe, stream=stream, state=state,
-               checkpoint=run_checkpoint(f"switokd-{cfg.topology}-seed{seed}", {**as_dict(cfg), "seed": seed}),
-               ckpt_every=spe, eval_fn=evaluate, eval_every=spe, desc=f"{cfg.topology} seed {seed}",
-               progress=progress)
+    with torch_threads(cfg.threads):
+        hist = fit(step, steps=cfg.epochs * spe, stream=stream, state=state,
+                   checkpoint=run_checkpoint(f"switokd-{cfg.topology}-seed{seed}", {**as_dict(cfg), "seed": seed}),
+                   ckpt_every=spe, eval_fn=evaluate, eval_every=spe, desc=f"{cfg.topology} seed {seed}",
+                   progress=progress)
     return hist, {k: m.cpu() for k, m in nets.items()}
 
 
@@ -290,3 +311,46 @@ def train_networks(cfg: SwitOKDConfig, *, progress: bool = True):
 
 def copy_teacher(m: nn.Module) -> nn.Module:
     return copy.deepcopy(m)
+
+
+# ----------------------------------------------------------------------------- reporting
+def summary_rows(res: SwitOKDResult, prefix: tuple[str, ...] = ("main",)) -> list[dict]:
+    """One row per run key starting with one of ``prefix``: accuracies and expert fraction over seeds."""
+    from reprobook.engine.results import fmt
+
+    rows = []
+    for key, rs in res.runs.items():
+        if not key.startswith(prefix):
+            continue
+        rows.append({"run": key, "seeds": len(rs),
+                     "teacher acc %": fmt([r.final_t for r in rs], scale=100, digits=1),
+                     "student acc %": fmt([r.final_s for r in rs], scale=100, digits=1),
+                     "student best %": fmt([r.best_s for r in rs], scale=100, digits=1),
+                     "expert fraction": fmt([r.fraction("expert") for r in rs], digits=2),
+                     "teacher paused": fmt([r.fraction("paused") for r in rs], digits=2)})
+    return rows
+
+
+def summary_table(res: SwitOKDResult, prefix: tuple[str, ...] = ("main",)):
+    """:func:`summary_rows` as a Markdown table for a notebook."""
+    from IPython.display import Markdown
+
+    rows = summary_rows(res, prefix)
+    if not rows:
+        return Markdown("*(no runs)*")
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(r[h]).replace("|", "\\|") for h in head) + " |" for r in rows]
+    return Markdown("\n".join(lines))
+
+
+def metrics(res: SwitOKDResult) -> dict:
+    """Per-seed numbers of every run key, for the results record."""
+    out = {}
+    for key, rs in res.runs.items():
+        out[key] = {"final_teacher_acc": [r.final_t for r in rs], "final_student_acc": [r.final_s for r in rs],
+                    "best_teacher_acc": [r.best_t for r in rs], "best_student_acc": [r.best_s for r in rs],
+                    "expert_fraction": [r.fraction("expert") for r in rs],
+                    "paused_fraction": [r.fraction("paused") for r in rs], "seeds": [r.seed for r in rs]}
+    out["wall_s_experiment"] = res.wall_s
+    return out
