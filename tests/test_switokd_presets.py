@@ -145,3 +145,22 @@ def test_multinet_runs_through_the_loop_on_book_networks(tmp_path, monkeypatch):
     cfg = _tiny_cfg(topology="2T1S", third="mlp")
     hist, nets = switokd.run_multinet(cfg, progress=False)
     assert set(nets) == {"teacher", "student", "third"} and "acc_third" in hist.metrics and "paused2" in hist.metrics
+
+
+def test_reporting_helpers_and_thread_restore(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPROBOOK_RUN_DIR", str(tmp_path))
+    before = torch.get_num_threads()
+    with experiment.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    cfg = _tiny_cfg(methods=("vanilla", "dml", "switokd"), ablations=False, n_seeds=1)
+    res = switokd.run(cfg, progress=False)
+    assert torch.get_num_threads() == before
+    rows = experiment.summary_rows(res)
+    assert [r["run"] for r in rows] == ["main/vanilla", "main/dml", "main/switokd"]
+    m = experiment.metrics(res)
+    assert m["main/dml"]["paused_fraction"] == [0.0] and len(m["main/switokd"]["final_student_acc"]) == 1
+    assert "| run |" in experiment.summary_table(res).data
+    assert switokd.claims.not_run("fixed-δ runs").verdict == "inconclusive"
+    with pytest.raises(ValueError, match="threads must be >= 0"):
+        switokd.from_params(threads=-1)

@@ -75,7 +75,8 @@ class WideResNet(nn.Module):
 
 # ---------------------------------------------------------------- MobileNetV2, CRD variant
 def _conv_bn_relu(c_in, c_out, k, stride=1, groups=1, act=nn.ReLU):
-    return [nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out), act(inplace=True)]
+    return [nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out),
+            act(inplace=True)]
 
 
 class InvertedResidual(nn.Module):
@@ -94,7 +95,9 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.residual else self.conv(x)
 
 
-MBV2_SETTING = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+# (expansion t, channels c, blocks n, first stride s); CIFAR variant: stride 1 in the second stage
+MBV2_SETTING = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                (6, 320, 1, 1))
 
 
 class MobileNetV2Half(nn.Module):
@@ -129,7 +132,8 @@ class MobileNetV2Half(nn.Module):
 class BasicBlock(nn.Module):
     def __init__(self, *, c_in: int, c_out: int, stride: int):
         super().__init__()
-        self.left = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+        self.left = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out),
+                                  nn.ReLU(inplace=True),
                                   nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
         self.shortcut = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
                          if stride != 1 or c_in != c_out else nn.Identity())

@@ -147,7 +147,8 @@ def threshold_panel(s: float = 0.8, t: float = 0.3, G: float = 0.6, form: str = 
     fig, ax = figure(width=5.6, height=3.4)
     ax.fill_between(ts, ts * 0 + s - ts, ts * 0 + s, color="0.85", label="bounds s − t … s")
     ax.plot(ts, [threshold(s, x, "code") for x in ts], color=PALETTE[0], label="δ, ε = exp(−t/(s+t)) (code)")
-    ax.plot(ts, [threshold(s, x, "figure") for x in ts], color=PALETTE[1], ls="--", label="δ, ε = exp(−t/s) (figure)")
+    ax.plot(ts, [threshold(s, x, "figure") for x in ts], color=PALETTE[1], ls="--",
+            label="δ, ε = exp(−t/s) (figure)")
     ax.axhline(G, color=PALETTE[3], lw=1, label=f"G = {G:.2f}")
     ax.axvline(s, color="0.5", lw=0.8, ls=":")
     ax.text(s, -0.95, " t = s", color="0.4", fontsize=8)

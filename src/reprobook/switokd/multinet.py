@@ -10,7 +10,8 @@ The student always steps on :math:`\mathrm{CE}(z_S,y) + \mathrm{KL}(p_{T_1}\|p_S
 **1T2S** (teacher :math:`T`, students :math:`S_1, S_2`): gates :math:`w_j = 0` if pair
 :math:`(T, S_j)` is in expert mode, else 1; :math:`w_0 = 0` iff both gates are 0;
 :math:`L_T = w_0\,\mathrm{CE}(z_T,y) + w_1\,\mathrm{KL}(p_{S_1}\|p_T) + w_2\,\mathrm{KL}(p_{S_2}\|p_T)`.
-Students always step on :math:`\mathrm{CE}(z_{S_j},y) + \mathrm{KL}(p_T\|p_{S_j}) + \mathrm{KL}(p_{S_{other}}\|p_{S_j})`.
+Students always step on
+:math:`\mathrm{CE}(z_{S_j},y) + \mathrm{KL}(p_T\|p_{S_j}) + \mathrm{KL}(p_{S_{other}}\|p_{S_j})`.
 
 Official-code quirks, reproduced when ``official_quirks=True`` (the default of the ``paper_*``
 presets) and fixed otherwise:
