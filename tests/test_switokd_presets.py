@@ -164,3 +164,25 @@ def test_reporting_helpers_and_thread_restore(tmp_path, monkeypatch):
     assert switokd.claims.not_run("fixed-δ runs").verdict == "inconclusive"
     with pytest.raises(ValueError, match="threads must be >= 0"):
         switokd.from_params(threads=-1)
+
+
+def test_paper_preset_trains_on_real_data_layout(tmp_path, monkeypatch):
+    """The paper path end to end on a tiny fake CIFAR-10 in torchvision's layout (official augmentation,
+    DataLoader batches, per-epoch checkpoints); smaller networks keep it fast on CPU."""
+    import pickle
+
+    import numpy as np
+
+    monkeypatch.setenv("REPROBOOK_RUN_DIR", str(tmp_path / "run"))
+    folder = tmp_path / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 3]}, f)
+    cfg = switokd.from_params(preset="paper", data_root=str(tmp_path / "data"), teacher="wrn16_1", epochs=1,
+                              batch_size=8, eval_batch=8, num_workers=0, device="cpu", methods=("dml", "switokd"))
+    res = switokd.run(cfg, progress=False)
+    r = res.runs["main/switokd"][0]
+    assert len(r.steps) == 2 and len(r.acc_s) == 1 and 0.0 <= r.acc_s[0] <= 1.0
+    assert list((tmp_path / "run" / "checkpoints").glob("switokd-main-switokd-seed0-*.pt"))
