@@ -107,7 +107,7 @@ def ablations(res: SwitOKDResult):
             else PALETTE[5]
         ax.bar(i, np.mean(vals), color=color, alpha=0.8)
         ax.plot([i] * len(vals), vals, "k.", ms=4)
-        ax.text(i, np.mean(vals), f"{100 * np.mean(vals):.1f}", ha="center", va="bottom", fontsize=7)
+        ax.text(i, max(vals) + 0.002, f"{100 * np.mean(vals):.1f}", ha="center", va="bottom", fontsize=7)
     names = [k.split("/")[0].replace("main", "SwitOKD") if k != "main/dml" else "DML" for k in keys]
     ax.set_xticks(range(len(keys)), names, rotation=30, ha="right", fontsize=8)
     lo = min(min(r.final_s for r in res.runs[k]) for k in keys)
@@ -134,6 +134,7 @@ def gap_sweep(res: SwitOKDResult):
     ax2.set(xscale="log", xlabel="teacher width", ylabel="expert fraction", ylim=(-0.02, 1.02),
             title="expert fraction (SwitOKD)")
     for ax in (ax1, ax2):
+        ax.minorticks_off()
         ax.set_xticks(widths, [str(w) for w in widths])
     return fig
 
