@@ -186,3 +186,12 @@ def test_paper_preset_trains_on_real_data_layout(tmp_path, monkeypatch):
     r = res.runs["main/switokd"][0]
     assert len(r.steps) == 2 and len(r.acc_s) == 1 and 0.0 <= r.acc_s[0] <= 1.0
     assert list((tmp_path / "run" / "checkpoints").glob("switokd-main-switokd-seed0-*.pt"))
+
+
+def test_multinet_table_reports_each_topology(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPROBOOK_RUN_DIR", str(tmp_path))
+    runs = {top: switokd.run_multinet(_tiny_cfg(topology=top, third="mlp"), progress=False) for top in ("1T2S", "2T1S")}
+    rows = experiment.multinet_rows(runs)
+    assert [r["topology"] for r in rows] == ["1T2S", "2T1S"]
+    assert "T1 paused" in rows[1] and "w0 = 0" in rows[0] and "S (MLP 4) acc %" in rows[1]
+    assert "| topology |" in experiment.multinet_table(runs).data

@@ -25,11 +25,12 @@ class SwitOKDConfig:
     third: str | None = None  # multi-net: second teacher (2T1S, the larger one) or second student (1T2S)
     teacher_width: int = 512  # book MLP teacher: two hidden layers of this width
     student_width: int = 16  # book MLP student: one hidden layer of this width
+    third_width: int = 128  # book multi-net: the third network, two hidden layers of this width
     epochs: int = 12
     batch_size: int = 128
     lr_t: float = 0.1  # teacher learning rate
     lr_s: float = 0.1  # student learning rate
-    lr_third: float = 0.01
+    lr_third: float = 0.1
     opt_s: Literal["sgd", "adam"] = "sgd"
     opt_third: Literal["sgd", "adam"] = "sgd"
     momentum: float = 0.9
@@ -57,7 +58,7 @@ class SwitOKDConfig:
     data_root: str | None = None
 
     def __post_init__(self):
-        for name in ("teacher_width", "student_width", "epochs", "batch_size", "n_seeds", "ablation_seeds",
+        for name in ("teacher_width", "student_width", "third_width", "epochs", "batch_size", "n_seeds", "ablation_seeds",
                      "eval_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -105,6 +105,8 @@ def build_net(cfg: SwitOKDConfig, role: str, *, width: int | None = None) -> nn.
     if arch == "mlp":
         if role == "student":
             return book_student(width or cfg.student_width, classes=classes)
+        if role == "third":
+            return book_teacher(width or cfg.third_width, classes=classes)
         return book_teacher(width or cfg.teacher_width, classes=classes)
     return build(arch, classes=classes)
 
@@ -297,7 +299,8 @@ def run_multinet(cfg: SwitOKDConfig, *, seed: int | None = None, progress: bool 
     with torch_threads(cfg.threads):
         hist = fit(step, steps=cfg.epochs * spe, stream=stream, state=state,
                    checkpoint=run_checkpoint(f"switokd-{cfg.topology}-seed{seed}", {**as_dict(cfg), "seed": seed}),
-                   ckpt_every=spe, eval_fn=evaluate, eval_every=spe, desc=f"{cfg.topology} seed {seed}",
+                   ckpt_every=0 if cfg.dataset == "digits_hard" else spe, eval_fn=evaluate, eval_every=spe,
+                   desc=f"{cfg.topology} seed {seed}",
                    progress=progress)
     return hist, {k: m.cpu() for k, m in nets.items()}
 
@@ -354,3 +357,41 @@ def metrics(res: SwitOKDResult) -> dict:
                     "paused_fraction": [r.fraction("paused") for r in rs], "seeds": [r.seed for r in rs]}
     out["wall_s_experiment"] = res.wall_s
     return out
+
+
+MULTINET_ROLES = {"2T1S": {"teacher": "T1", "third": "T2", "student": "S"},
+                  "1T2S": {"teacher": "T", "student": "S1", "third": "S2"}}
+
+
+def multinet_rows(runs: dict) -> list[dict]:
+    """Rows for ``{topology: (History, nets)}`` from :func:`run_multinet`: final accuracy of each
+    network and how often each teacher paused (2T1S) or how often the 1T2S gates were closed."""
+    rows = []
+    for top, (hist, nets) in runs.items():
+        names = MULTINET_ROLES[top]
+        row = {"topology": top}
+        for role in ("teacher", "third", "student") if top == "2T1S" else ("teacher", "student", "third"):
+            hidden = [m.out_features for m in nets[role].modules() if isinstance(m, nn.Linear)][:-1]
+            arch = "MLP " + "-".join(map(str, hidden)) if hidden else type(nets[role]).__name__
+            row[f"{names[role]} ({arch}) acc %"] = f"{100 * hist.last(f'acc_{role}'):.1f}"
+        if top == "2T1S":
+            row["T1 paused"] = f"{sum(hist.series('paused1')[1]) / len(hist.series('paused1')[1]):.2f}"
+            row["T2 paused"] = f"{sum(hist.series('paused2')[1]) / len(hist.series('paused2')[1]):.2f}"
+        else:
+            for g in ("w1", "w2", "w0"):
+                v = hist.series(g)[1]
+                row[f"{g} = 0"] = f"{sum(1 for x in v if x == 0) / len(v):.2f}"
+        rows.append(row)
+    return rows
+
+
+def multinet_table(runs: dict):
+    """:func:`multinet_rows` as Markdown, one small table per topology."""
+    from IPython.display import Markdown
+
+    parts = []
+    for row in multinet_rows(runs):
+        head = list(row)
+        parts += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+                  "| " + " | ".join(str(row[h]) for h in head) + " |", ""]
+    return Markdown("\n".join(parts) if parts else "*(no multi-network runs)*")
