@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reprobook import switokd
 from reprobook.switokd import claims
 from reprobook.switokd.multinet import step_1t2s, step_2t1s
 from reprobook.switokd.okd import lr_at, okd_step, student_loss, teacher_loss

@@ -9,7 +9,6 @@ multi-network presets (``topology`` ``1T2S``/``2T1S``) train the three networks 
 
 from __future__ import annotations
 
-import copy
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -251,7 +250,7 @@ def _run(cfg: SwitOKDConfig, *, progress: bool) -> SwitOKDResult:
         for w in cfg.gap_widths:
             for m in ("dml", "switokd"):
                 for seed in ab_seeds:
-                    if w == cfg.teacher_width:  # reuse the main runs
+                    if w == cfg.teacher_width and f"main/{m}" in res.runs:  # reuse the main runs
                         r = next(x for x in res.runs[f"main/{m}"] if x.seed == seed)
                         r = replace(r, key=f"width{w}/{m}")
                     else:
@@ -311,9 +310,6 @@ def train_networks(cfg: SwitOKDConfig, *, progress: bool = True):
         return run(cfg, progress=progress)
     return run_multinet(cfg, progress=progress)
 
-
-def copy_teacher(m: nn.Module) -> nn.Module:
-    return copy.deepcopy(m)
 
 
 # ----------------------------------------------------------------------------- reporting
