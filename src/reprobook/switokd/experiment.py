@@ -1,0 +1,393 @@
+"""Chapter 3 experiment: SwitOKD vs DML vs vanilla (and offline KD) through the shared loop.
+
+:func:`run` trains, for each seed, the same initial teacher/student pair with every method of
+``cfg.methods`` (vanilla first: its trained teacher is the offline-KD teacher), then the
+ablations: SwitOKD with a fixed threshold, without the ``t < s`` test, with the figure's ε,
+at other temperatures, and SwitOKD vs DML across teacher widths (the capacity-gap sweep). The
+multi-network presets (``topology`` ``1T2S``/``2T1S``) train the three networks of Table 7.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from reprobook.engine.checkpoint import run_checkpoint
+from reprobook.engine.config import as_dict
+from reprobook.engine.loop import BatchStream, fit
+from reprobook.engine.runtime import resolve_device, seed_everything
+from reprobook.switokd.architectures import build
+from reprobook.switokd.config import SwitOKDConfig
+from reprobook.switokd.data import CLASSES, digits_hard, paper_datasets
+from reprobook.switokd.models import book_student, book_teacher
+from reprobook.switokd.multinet import step_1t2s, step_2t1s
+from reprobook.switokd.okd import lr_at, okd_step, set_lr
+from reprobook.switokd.switch import SwitchRule
+
+STEP_KEYS = ("G", "s", "t", "eps", "delta", "expert", "paused")
+
+
+@dataclass
+class PairRun:
+    """One training run of a teacher/student pair: per-step scalars and per-epoch test accuracy."""
+
+    key: str  # "<variant>/<method>", e.g. "main/switokd", "fixed0.6/switokd", "width16/dml"
+    method: str
+    seed: int
+    teacher_width: int
+    steps_per_epoch: int
+    steps: list[int]
+    series: dict[str, list[float]]  # STEP_KEYS -> one value per step
+    eval_steps: list[int]
+    acc_t: list[float]
+    acc_s: list[float]
+    wall_s: float
+
+    @property
+    def final_t(self) -> float:
+        return self.acc_t[-1]
+
+    @property
+    def final_s(self) -> float:
+        return self.acc_s[-1]
+
+    @property
+    def best_s(self) -> float:
+        return max(self.acc_s)
+
+    @property
+    def best_t(self) -> float:
+        return max(self.acc_t)
+
+    def fraction(self, key: str = "paused") -> float:
+        """Share of steps with ``key`` = 1 (``paused``: teacher really skipped; ``expert``: rule fired)."""
+        v = self.series[key]
+        return sum(v) / len(v)
+
+    def per_epoch(self, key: str) -> list[float]:
+        """Mean of a per-step series over each epoch."""
+        v, n = self.series[key], self.steps_per_epoch
+        return [sum(v[i:i + n]) / len(v[i:i + n]) for i in range(0, len(v), n)]
+
+
+@dataclass
+class SwitOKDResult:
+    config: SwitOKDConfig
+    runs: dict[str, list[PairRun]] = field(default_factory=dict)  # key -> one run per seed
+    wall_s: float = 0.0
+
+    def acc(self, key: str, who: str = "s", which: str = "final") -> list[float]:
+        return [getattr(r, f"{which}_{who}") for r in self.runs[key]]
+
+
+# ----------------------------------------------------------------------------- building blocks
+def rule_of(cfg: SwitOKDConfig) -> SwitchRule:
+    return SwitchRule(tau=cfg.tau, epsilon_form=cfg.epsilon_form, fixed_delta=cfg.fixed_delta,
+                      require_t_lt_s=cfg.require_t_lt_s)
+
+
+def datasets(cfg: SwitOKDConfig):
+    """(train, test): the generated digits for the book, the real set under ``data_root`` otherwise."""
+    if cfg.dataset == "digits_hard":
+        return digits_hard(split="train"), digits_hard(split="test")
+    return paper_datasets(cfg.dataset, cfg.data_root)
+
+
+def build_net(cfg: SwitOKDConfig, role: str, *, width: int | None = None) -> nn.Module:
+    arch = getattr(cfg, role)
+    classes = CLASSES[cfg.dataset]
+    if arch == "mlp":
+        if role == "student":
+            return book_student(width or cfg.student_width, classes=classes)
+        if role == "third":
+            return book_teacher(width or cfg.third_width, classes=classes)
+        return book_teacher(width or cfg.teacher_width, classes=classes)
+    return build(arch, classes=classes)
+
+
+def make_optimizer(kind: str, params, *, lr: float, cfg: SwitOKDConfig) -> torch.optim.Optimizer:
+    """SGD (momentum, weight decay on every parameter) or Adam, as the official scripts."""
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=cfg.adam_weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, test, *, device, batch: int, num_workers: int = 0) -> float:
+    model.eval()
+    if isinstance(test, TensorDataset):
+        x, y = test.tensors
+        correct = sum((model(x[i:i + batch].to(device)).argmax(1).cpu() == y[i:i + batch]).sum().item()
+                      for i in range(0, len(y), batch))
+        return correct / len(y)
+    correct = n = 0
+    for x, y in DataLoader(test, batch_size=batch, num_workers=num_workers):
+        correct += (model(x.to(device)).argmax(1).cpu() == y).sum().item()
+        n += len(y)
+    return correct / n
+
+
+def _history_to_run(key, method, seed, width, spe, hist, wall) -> PairRun:
+    steps, _ = hist.series("G")
+    series = {k: hist.series(k)[1] for k in STEP_KEYS}
+    ev, acc_t = hist.series("acc_t")
+    return PairRun(key=key, method=method, seed=seed, teacher_width=width, steps_per_epoch=spe, steps=steps,
+                   series=series, eval_steps=ev, acc_t=acc_t, acc_s=hist.series("acc_s")[1], wall_s=wall)
+
+
+# ----------------------------------------------------------------------------- one pair run
+def train_pair(cfg: SwitOKDConfig, *, method: str, seed: int, train, test, key: str | None = None,
+               rule: SwitchRule | None = None, teacher_width: int | None = None,
+               kd_teacher: nn.Module | None = None, progress: bool = True) -> tuple[PairRun, nn.Module, nn.Module]:
+    """Train one teacher/student pair with ``method``; returns the run and both networks (on CPU).
+
+    The same ``seed`` gives the same initial networks and batch order for every method.
+    """
+    device = resolve_device(cfg.device)
+    rule = rule or rule_of(cfg)
+    width = teacher_width or cfg.teacher_width
+    key = key or f"main/{method}"
+    seed_everything(seed)
+    teacher = build_net(cfg, "teacher", width=width)
+    student = build_net(cfg, "student")
+    if method == "kd":
+        if kd_teacher is None:
+            raise ValueError("method 'kd' needs a trained teacher (kd_teacher)")
+        teacher.load_state_dict(kd_teacher.state_dict())
+    teacher, student = teacher.to(device), student.to(device)
+    opt_t = None if method == "kd" else make_optimizer("sgd", teacher.parameters(), lr=cfg.lr_t, cfg=cfg)
+    opt_s = make_optimizer(cfg.opt_s, student.parameters(), lr=cfg.lr_s, cfg=cfg)
+    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
+    spe = stream.steps_per_epoch
+
+    def step(batch, k):
+        x, y = batch[0].to(device), batch[1].to(device)
+        epoch = (k - 1) // spe
+        set_lr(opt_s, lr_at(cfg.lr_s, epoch, cfg.milestones, cfg.gamma))
+        if opt_t is not None:
+            set_lr(opt_t, lr_at(cfg.lr_t, epoch, cfg.milestones, cfg.gamma))
+        out = okd_step(x, y, teacher=teacher, student=student, opt_t=opt_t, opt_s=opt_s, method=method, rule=rule)
+        return {k_: out[k_] for k_ in STEP_KEYS}
+
+    def evaluate(_):
+        kw = dict(device=device, batch=cfg.eval_batch, num_workers=cfg.num_workers)
+        return {"acc_t": accuracy(teacher, test, **kw), "acc_s": accuracy(student, test, **kw)}
+
+    state = {"teacher": teacher, "student": student, "opt_s": opt_s}
+    if opt_t is not None:
+        state["opt_t"] = opt_t
+    tag_cfg = {**as_dict(cfg), "run": key, "seed": seed, "width": width, "rule": repr(rule)}
+    t0 = time.perf_counter()
+    hist = fit(step, steps=cfg.epochs * spe, stream=stream, state=state,
+               checkpoint=run_checkpoint(f"switokd-{key.replace('/', '-')}-seed{seed}", tag_cfg),
+               ckpt_every=0 if cfg.dataset == "digits_hard" else spe, eval_fn=evaluate, eval_every=spe,
+               desc=f"{key} seed {seed}", progress=progress)
+    run = _history_to_run(key, method, seed, width, spe, hist, time.perf_counter() - t0)
+    return run, teacher.cpu(), student.cpu()
+
+
+# ----------------------------------------------------------------------------- the chapter's run
+def ablation_variants(cfg: SwitOKDConfig) -> dict[str, SwitchRule]:
+    """SwitOKD rule variants of the ablation study, keyed by variant name."""
+    base = rule_of(cfg)
+    out = {f"fixed{d:g}": replace(base, fixed_delta=d) for d in cfg.fixed_deltas}
+    out["no_t<s"] = replace(base, require_t_lt_s=False)
+    out["figure_eps"] = replace(base, epsilon_form="figure" if base.epsilon_form == "code" else "code")
+    out.update({f"tau{t:g}": replace(base, tau=t) for t in cfg.taus if t != base.tau})
+    return out
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Use ``n`` torch CPU threads inside the block (0: leave torch's setting), then restore."""
+    if not n:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def run(cfg: SwitOKDConfig, *, progress: bool = True) -> SwitOKDResult:
+    """The whole experiment of the chapter (see the module docstring)."""
+    if cfg.topology != "pair":
+        raise ValueError("multi-network presets are trained with run_multinet(cfg)")
+    with torch_threads(cfg.threads):
+        return _run(cfg, progress=progress)
+
+
+def _run(cfg: SwitOKDConfig, *, progress: bool) -> SwitOKDResult:
+    t0 = time.perf_counter()
+    train, test = datasets(cfg)
+    res = SwitOKDResult(cfg)
+    order = [m for m in ("vanilla", "dml", "switokd", "kd") if m in cfg.methods]
+    seeds = [cfg.seed + i for i in range(cfg.n_seeds)]
+    for seed in seeds:
+        vanilla_teacher = None
+        for m in order:
+            if m == "kd" and vanilla_teacher is None:
+                continue  # offline KD needs the vanilla teacher of the same seed
+            r, teacher, _ = train_pair(cfg, method=m, seed=seed, train=train, test=test,
+                                       kd_teacher=vanilla_teacher, progress=progress)
+            res.runs.setdefault(r.key, []).append(r)
+            if m == "vanilla":
+                vanilla_teacher = teacher
+    if cfg.ablations and "switokd" in cfg.methods:
+        ab_seeds = seeds[: cfg.ablation_seeds]
+        for name, rule in ablation_variants(cfg).items():
+            for seed in ab_seeds:
+                r, _, _ = train_pair(cfg, method="switokd", seed=seed, train=train, test=test, rule=rule,
+                                     key=f"{name}/switokd", progress=progress)
+                res.runs.setdefault(r.key, []).append(r)
+        for w in cfg.gap_widths:
+            for m in ("dml", "switokd"):
+                for seed in ab_seeds:
+                    if w == cfg.teacher_width and f"main/{m}" in res.runs:  # reuse the main runs
+                        r = next(x for x in res.runs[f"main/{m}"] if x.seed == seed)
+                        r = replace(r, key=f"width{w}/{m}")
+                    else:
+                        r, _, _ = train_pair(cfg, method=m, seed=seed, train=train, test=test, teacher_width=w,
+                                             key=f"width{w}/{m}", progress=progress)
+                    res.runs.setdefault(r.key, []).append(r)
+    res.wall_s = time.perf_counter() - t0
+    return res
+
+
+# ----------------------------------------------------------------------------- three networks
+def run_multinet(cfg: SwitOKDConfig, *, seed: int | None = None, progress: bool = True):
+    """Train the three networks of a ``1T2S``/``2T1S`` preset; returns ``(History, networks)``."""
+    if cfg.topology == "pair":
+        raise ValueError("run_multinet needs topology '1T2S' or '2T1S'")
+    device = resolve_device(cfg.device)
+    seed = cfg.seed if seed is None else seed
+    train, test = datasets(cfg)
+    seed_everything(seed)
+    nets = {"teacher": build_net(cfg, "teacher").to(device), "student": build_net(cfg, "student").to(device),
+            "third": build_net(cfg, "third").to(device)}
+    opt_kind = {"teacher": "sgd", "student": cfg.opt_s, "third": cfg.opt_third}
+    base_lr = {"teacher": cfg.lr_t, "student": cfg.lr_s, "third": cfg.lr_third}
+    opts = {k: make_optimizer(opt_kind[k], nets[k].parameters(), lr=base_lr[k], cfg=cfg) for k in nets}
+    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
+    spe = stream.steps_per_epoch
+    rule = rule_of(cfg)
+
+    def step(batch, k):
+        x, y = batch[0].to(device), batch[1].to(device)
+        for name, opt in opts.items():
+            set_lr(opt, lr_at(base_lr[name], (k - 1) // spe, cfg.milestones, cfg.gamma))
+        if cfg.topology == "2T1S":  # T1 = teacher, T2 = third, S = student
+            return step_2t1s(x, y, T1=nets["teacher"], T2=nets["third"], S=nets["student"], opt_T1=opts["teacher"],
+                             opt_T2=opts["third"], opt_S=opts["student"], rule=rule,
+                             official_quirks=cfg.official_quirks)
+        return step_1t2s(x, y, T=nets["teacher"], S1=nets["student"], S2=nets["third"], opt_T=opts["teacher"],
+                         opt_S1=opts["student"], opt_S2=opts["third"], rule=rule, official_quirks=cfg.official_quirks)
+
+    def evaluate(_):
+        kw = dict(device=device, batch=cfg.eval_batch, num_workers=cfg.num_workers)
+        return {f"acc_{k}": accuracy(m, test, **kw) for k, m in nets.items()}
+
+    state = {**nets, **{f"opt_{k}": o for k, o in opts.items()}}
+    with torch_threads(cfg.threads):
+        hist = fit(step, steps=cfg.epochs * spe, stream=stream, state=state,
+                   checkpoint=run_checkpoint(f"switokd-{cfg.topology}-seed{seed}", {**as_dict(cfg), "seed": seed}),
+                   ckpt_every=0 if cfg.dataset == "digits_hard" else spe, eval_fn=evaluate, eval_every=spe,
+                   desc=f"{cfg.topology} seed {seed}",
+                   progress=progress)
+    return hist, {k: m.cpu() for k, m in nets.items()}
+
+
+def train_networks(cfg: SwitOKDConfig, *, progress: bool = True):
+    """Dispatch for a command-line or GPU run: :func:`run` for pairs, :func:`run_multinet` otherwise."""
+    if cfg.topology == "pair":
+        return run(cfg, progress=progress)
+    return run_multinet(cfg, progress=progress)
+
+
+
+# ----------------------------------------------------------------------------- reporting
+def summary_rows(res: SwitOKDResult, prefix: tuple[str, ...] = ("main",)) -> list[dict]:
+    """One row per run key starting with one of ``prefix``: accuracies and expert fraction over seeds."""
+    from reprobook.engine.results import fmt
+
+    rows = []
+    for key, rs in res.runs.items():
+        if not key.startswith(prefix):
+            continue
+        rows.append({"run": key, "seeds": len(rs),
+                     "teacher acc %": fmt([r.final_t for r in rs], scale=100, digits=1),
+                     "student acc %": fmt([r.final_s for r in rs], scale=100, digits=1),
+                     "student best %": fmt([r.best_s for r in rs], scale=100, digits=1),
+                     "expert fraction": fmt([r.fraction("expert") for r in rs], digits=2),
+                     "teacher paused": fmt([r.fraction("paused") for r in rs], digits=2)})
+    return rows
+
+
+def summary_table(res: SwitOKDResult, prefix: tuple[str, ...] = ("main",)):
+    """:func:`summary_rows` as a Markdown table for a notebook."""
+    from IPython.display import Markdown
+
+    rows = summary_rows(res, prefix)
+    if not rows:
+        return Markdown("*(no runs)*")
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(r[h]).replace("|", "\\|") for h in head) + " |" for r in rows]
+    return Markdown("\n".join(lines))
+
+
+def metrics(res: SwitOKDResult) -> dict:
+    """Per-seed numbers of every run key, for the results record."""
+    out = {}
+    for key, rs in res.runs.items():
+        out[key] = {"final_teacher_acc": [r.final_t for r in rs], "final_student_acc": [r.final_s for r in rs],
+                    "best_teacher_acc": [r.best_t for r in rs], "best_student_acc": [r.best_s for r in rs],
+                    "expert_fraction": [r.fraction("expert") for r in rs],
+                    "paused_fraction": [r.fraction("paused") for r in rs], "seeds": [r.seed for r in rs]}
+    out["wall_s_experiment"] = res.wall_s
+    return out
+
+
+MULTINET_ROLES = {"2T1S": {"teacher": "T1", "third": "T2", "student": "S"},
+                  "1T2S": {"teacher": "T", "student": "S1", "third": "S2"}}
+
+
+def multinet_rows(runs: dict) -> list[dict]:
+    """Rows for ``{topology: (History, nets)}`` from :func:`run_multinet`: final accuracy of each
+    network and how often each teacher paused (2T1S) or how often the 1T2S gates were closed."""
+    rows = []
+    for top, (hist, nets) in runs.items():
+        names = MULTINET_ROLES[top]
+        row = {"topology": top}
+        for role in ("teacher", "third", "student") if top == "2T1S" else ("teacher", "student", "third"):
+            hidden = [m.out_features for m in nets[role].modules() if isinstance(m, nn.Linear)][:-1]
+            arch = "MLP " + "-".join(map(str, hidden)) if hidden else type(nets[role]).__name__
+            row[f"{names[role]} ({arch}) acc %"] = f"{100 * hist.last(f'acc_{role}'):.1f}"
+        if top == "2T1S":
+            row["T1 paused"] = f"{sum(hist.series('paused1')[1]) / len(hist.series('paused1')[1]):.2f}"
+            row["T2 paused"] = f"{sum(hist.series('paused2')[1]) / len(hist.series('paused2')[1]):.2f}"
+        else:
+            for g in ("w1", "w2", "w0"):
+                v = hist.series(g)[1]
+                row[f"{g} = 0"] = f"{sum(1 for x in v if x == 0) / len(v):.2f}"
+        rows.append(row)
+    return rows
+
+
+def multinet_table(runs: dict):
+    """:func:`multinet_rows` as Markdown, one small table per topology."""
+    from IPython.display import Markdown
+
+    parts = []
+    for row in multinet_rows(runs):
+        head = list(row)
+        parts += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+                  "| " + " | ".join(str(row[h]) for h in head) + " |", ""]
+    return Markdown("\n".join(parts) if parts else "*(no multi-network runs)*")
