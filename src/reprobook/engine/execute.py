@@ -23,6 +23,7 @@ from reprobook.engine.results import RUN_DIR_ENV
 
 KERNEL = "python3"
 HASH_FILE = "run-hash"
+CELL_TIMEOUT_S = 1200  # no cell of a default run comes near this; a hung kernel fails instead of blocking
 
 
 class ParameterError(ValueError):
@@ -104,7 +105,7 @@ class RunOutcome:
 
 def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None = None, *,
                 out_dir: str | os.PathLike, force: bool = False, progress: bool = True,
-                timeout_s: int | None = None) -> RunOutcome:
+                timeout_s: int | None = CELL_TIMEOUT_S) -> RunOutcome:
     """Execute a chapter notebook with papermill into ``out_dir`` unless an identical run is there."""
     import papermill
 
