@@ -32,10 +32,14 @@ def adasg_method(*, hinge: bool = True) -> Method:
 
 
 def balance_gap(trace: dict[str, list]) -> dict[str, np.ndarray]:
-    """Per probe: ``step``, ``R_max`` (after G's step), ``R_min`` (after Q's step) and ``gap = R_max − R_min``."""
+    """Per probe: ``step``, ``R_max`` (after G's step), ``R_min`` (after Q's step) and ``gap = |R_max − R_min|``.
+
+    The gap is how far one min step moves the adaptability back from where the max step left it;
+    it shrinks as the game settles (reconstruction: the official code has no such curve).
+    """
     step = np.asarray(trace["step"], dtype=float)
     r_max, r_min = np.asarray(trace["R_max"], dtype=float), np.asarray(trace["R_min"], dtype=float)
-    return {"step": step, "R_max": r_max, "R_min": r_min, "gap": r_max - r_min}
+    return {"step": step, "R_max": r_max, "R_min": r_min, "gap": np.abs(r_max - r_min)}
 
 
 def per_epoch(values: np.ndarray, steps: np.ndarray, iters_per_epoch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,3 +47,13 @@ def per_epoch(values: np.ndarray, steps: np.ndarray, iters_per_epoch: int) -> tu
     ep = ((np.asarray(steps) - 1) // iters_per_epoch).astype(int) + 1
     uniq = np.unique(ep)
     return uniq, np.array([np.mean(np.asarray(values)[ep == e]) for e in uniq])
+
+
+def gap_early_late(trace: dict[str, list], *, iters_per_epoch: int, warmup_epochs: int) -> tuple[float, float]:
+    """Mean balance gap in the first epoch where Q learns (after warm-up) and in the last epoch."""
+    g = balance_gap(trace)
+    epochs, gaps = per_epoch(g["gap"], g["step"], iters_per_epoch)
+    after = gaps[epochs > warmup_epochs]
+    if len(after) == 0:
+        raise ValueError("no probe after the warm-up epochs; increase epochs or trace more often")
+    return float(after[0]), float(after[-1])

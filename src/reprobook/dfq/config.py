@@ -128,8 +128,8 @@ ADADFQ_PRESETS = {
     "paper_imagenet_mv2": DFQConfig(chapter="adadfq", **dict(_IMAGENET, model="mobilenetv2")),
     "paper_imagenet_r50": DFQConfig(chapter="adadfq", **dict(_IMAGENET, model="resnet50", warmup_epochs=100, lr_q=1e-4, lr_steps=(150, 300, 400))),
 }
-SMOKE = {"epochs": 2, "iters_per_epoch": 3, "warmup_epochs": 1, "calib_epochs": 1, "lr_steps": (1,),
-         "n_seeds": 2, "ext_seeds": 1, "fp_epochs": 1, "ptq_batches": 4, "trace_every": 2,
+SMOKE = {"epochs": 2, "iters_per_epoch": 2, "warmup_epochs": 1, "calib_epochs": 1, "lr_steps": (1,),
+         "n_seeds": 2, "ext_seeds": 1, "fp_epochs": 1, "fp_batch": 256, "ptq_batches": 2, "trace_every": 1,
          "bands": ((0.0, 0.5),)}
 
 

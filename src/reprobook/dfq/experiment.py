@@ -251,3 +251,17 @@ def sample_entropy(prep: Prepared, G: nn.Module, Q: nn.Module, *, n_batches: int
             z_p, z_q = prep.P(x), Q(x)
             hp.append(normalized_entropy(z_p, z_q)), ratio.append(entropy_ratio(z_p, z_q))
     return {"h_prime": torch.cat(hp).cpu().numpy(), "ratio": torch.cat(ratio).cpu().numpy()}
+
+
+def summary(res: DFQResult) -> dict[str, object]:
+    """Metrics for the results record: FP, PTQ, and best/final top-1 per method, bit width and seed."""
+    out: dict[str, object] = {"fp_top1": res.fp_acc}
+    for bits, d in res.ptq.items():
+        for name, v in d.items():
+            out[f"W{bits}A{bits} {name}"] = v
+    for (m, bits), runs in res.runs.items():
+        out[f"W{bits}A{bits} {m} best"] = [o.best for o in runs]
+        out[f"W{bits}A{bits} {m} final"] = [o.final for o in runs]
+    for name, o in res.ablations.items():
+        out[f"ablation W{res.cfg.bits}A{res.cfg.bits} {name} best/final"] = [o.best, o.final]
+    return out

@@ -41,7 +41,7 @@ def game_trajectory(res: DFQResult):
     if len(gaps) > 1:
         ax_gap.fill_between(ep, gaps.min(0), gaps.max(0), color=PALETTE[2], alpha=0.2)
     ax_gap.axvspan(0.5, res.cfg.warmup_epochs + 0.5, color="0.9", zorder=0)
-    ax_gap.set(xlabel="epoch", ylabel="balance gap R_max − R_min", title="balance gap per epoch")
+    ax_gap.set(xlabel="epoch", ylabel="balance gap |R_max − R_min|", title="balance gap per epoch")
     ax_gap.legend(fontsize=8)
     return fig
 
