@@ -71,6 +71,8 @@ def evaluate(models: Models, cfg: FFGANConfig, test, *, seed: int = 0) -> Evalua
     fd = {"real": frechet_distance(feat_real[:half], feat_real[half:])}
     folds, gens, loc = {}, {}, {}
     n_fold = cfg.n_eval // cfg.n_folds
+    with torch.no_grad():
+        s_true, s_pool = models.eval_text(cap, cap_len)[1], models.eval_text(pool[1], pool[2])[1]
     for v, G in models.generators.items():
         gen = generate(G, models.text_enc, cap, cap_len, seed=seed)
         gens[v] = gen
@@ -83,7 +85,7 @@ def evaluate(models: Models, cfg: FFGANConfig, test, *, seed: int = 0) -> Evalua
             if k == len(gen.images) - 1:
                 fd[v] = frechet_distance(feat, feat_real)
         hits = r_precision(models.eval_text, models.eval_img, gen.images[-1], cap, cap_len, cls, pool[1], pool[2],
-                           pool[6], n_candidates=cfg.r_candidates, seed=seed)
+                           pool[6], n_candidates=cfg.r_candidates, seed=seed, s_true=s_true, s_pool=s_pool)
         gm = colour_masks(gen.images[-1], attrs)
         loc[v] = {}
         for f in range(cfg.n_folds):
@@ -96,11 +98,14 @@ def evaluate(models: Models, cfg: FFGANConfig, test, *, seed: int = 0) -> Evalua
             m.setdefault("r_precision", []).append(float(hits[sl].mean()))
             for k, a in enumerate(gen.attn):
                 r = attention_localization(a[sl], owner[sl], gm[sl])
-                if len(r["mass"]):
-                    m.setdefault(f"attn_mass_stage{k + 1}", []).append(float(r["mass"].mean()))
-                    m.setdefault(f"attn_chance_stage{k + 1}", []).append(float(r["chance"].mean()))
-                    m.setdefault(f"attn_lift_stage{k + 1}", []).append(float(r["mass"].mean() / r["chance"].mean()))
-                    m.setdefault(f"attn_point_stage{k + 1}", []).append(float(r["point"].mean()))
+                ok = len(r["mass"]) > 0  # no object found by colour in this fold: NaN (verdicts: inconclusive)
+                nan = float("nan")
+                m.setdefault(f"attn_mass_stage{k + 1}", []).append(float(r["mass"].mean()) if ok else nan)
+                m.setdefault(f"attn_chance_stage{k + 1}", []).append(float(r["chance"].mean()) if ok else nan)
+                m.setdefault(f"attn_lift_stage{k + 1}", []).append(
+                    float(r["mass"].mean() / r["chance"].mean()) if ok else nan)
+                m.setdefault(f"attn_point_stage{k + 1}", []).append(float(r["point"].mean()) if ok else nan)
+                m.setdefault(f"attn_words_stage{k + 1}", []).append(float(len(r["mass"])))
         for k, a in enumerate(gen.attn):
             loc[v][f"stage{k + 1}"] = attention_localization(a, owner, gm)
         folds[v] = m
@@ -111,7 +116,7 @@ def evaluate(models: Models, cfg: FFGANConfig, test, *, seed: int = 0) -> Evalua
 
 
 @torch.no_grad()
-def word_swap(models: Models, G, ev: Evaluation, *, k: int = 0, n: int = 200, seed: int = 0) -> dict[str, float]:
+def word_swap(models: Models, G, ev: Evaluation, *, k: int = 0, n: int = 100, seed: int = 0) -> dict[str, float]:
     """Swap object k's colour word (same z): how local is the change, and is it the right one?
 
     ``locality`` = mean |Δ| inside object k's region (its colour mask before ∪ after the edit)

@@ -76,15 +76,19 @@ def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
 @torch.no_grad()
 def r_precision(eval_text, eval_img, x_gen: torch.Tensor, cap: torch.Tensor, cap_len: torch.Tensor,
                 cls: torch.Tensor, pool_cap: torch.Tensor, pool_len: torch.Tensor, pool_cls: torch.Tensor, *,
-                n_candidates: int = 100, seed: int = 0) -> torch.Tensor:
+                n_candidates: int = 100, seed: int = 0, s_true: torch.Tensor | None = None,
+                s_pool: torch.Tensor | None = None) -> torch.Tensor:
     """Hit (1.0/0.0) per generated image: its caption ranks first among ``n_candidates`` captions.
 
-    Mismatched candidates come from ``pool_*`` with a configuration id different from the true one.
+    Mismatched candidates come from ``pool_*`` with a configuration id different from the true one;
+    ``s_true``/``s_pool`` are the evaluation encoder's sentence codes of ``cap``/``pool_cap`` if known.
     """
     g = torch.Generator().manual_seed(seed)
     _, v_bar = eval_img(x_gen)  # [N, n_e]
-    _, s_true = eval_text(cap, cap_len)
-    _, s_pool = eval_text(pool_cap, pool_len)
+    if s_true is None:  # sentence codes may be passed in when several generators share the captions
+        _, s_true = eval_text(cap, cap_len)
+    if s_pool is None:
+        _, s_pool = eval_text(pool_cap, pool_len)
     v_bar, s_true, s_pool = (F.normalize(t, dim=1) for t in (v_bar, s_true, s_pool))
     hits = []
     for i in range(len(x_gen)):
@@ -119,27 +123,20 @@ def colour_masks(x: torch.Tensor, attrs: torch.Tensor, *, threshold: float = 0.3
 def attention_localization(alpha: torch.Tensor, owner: torch.Tensor, masks: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per attribute word: attention mass inside its object's mask, chance level, pointing hit.
 
-    ``alpha [B,T,h,w]`` (rows sum to one over pixels? no: over words, so each word's map is first
-    normalised over pixels), ``owner [B,T]`` (object of each word, −1 none), ``masks [B,2,S,S]``.
-    Masks are area-averaged to the attention resolution; words whose object mask is empty are skipped.
+    ``alpha [B,T,h,w]`` is normalised over words (FF-Block softmax), so each word's map is first
+    normalised over the pixels; ``owner [B,T]`` gives each word's object (−1: none) and
+    ``masks [B,2,S,S]`` the objects. Masks are area-averaged to the attention resolution; words whose
+    object mask is empty are skipped. Returns 1-d tensors over the kept words, in (b, t) order.
     """
     B, T, h, w = alpha.shape
     m = F.adaptive_avg_pool2d(masks, (h, w))  # fraction of each attention cell inside the object
     a = alpha / alpha.sum((2, 3), keepdim=True).clamp_min(1e-12)  # each word's spatial distribution
-    mass, chance, point = [], [], []
-    for b in range(B):
-        for t in range(T):
-            k = int(owner[b, t])
-            if k < 0 or m[b, k].sum() < 1e-6:
-                continue
-            mk = m[b, k]
-            mass.append((a[b, t] * mk).sum())
-            chance.append(mk.mean())
-            point.append((mk.flatten()[a[b, t].flatten().argmax()] >= 0.5).float())
-    if not mass:
-        z = torch.zeros(0)
-        return {"mass": z, "chance": z, "point": z}
-    return {"mass": torch.stack(mass), "chance": torch.stack(chance), "point": torch.stack(point)}
+    m_sel = m[torch.arange(B)[:, None], owner.clamp(min=0)]  # the word's object: [B, T, h, w]
+    keep = (owner >= 0) & (m_sel.sum((2, 3)) > 1e-6)  # [B, T]
+    mass = (a * m_sel).sum((2, 3))
+    chance = m_sel.mean((2, 3))
+    at_max = m_sel.flatten(2).gather(2, a.flatten(2).argmax(2, keepdim=True)).squeeze(2)  # [B, T]
+    return {"mass": mass[keep], "chance": chance[keep], "point": (at_max[keep] >= 0.5).float()}
 
 
 def swap_colour(cap: torch.Tensor, owner: torch.Tensor, attrs: torch.Tensor, k: int, shift: int = 3):

@@ -22,13 +22,21 @@ import torch
 from reprobook.engine.checkpoint import load_checkpoint, save_checkpoint
 from reprobook.engine.loop import History
 from reprobook.ffgan.config import from_params
-from reprobook.ffgan.experiment import (WEIGHTS, Models, build_encoders, build_generator, datasets, save_weights,
-                                        train_classifier, train_damsm, train_gan)
+from reprobook.ffgan.evaluate import evaluate
+from reprobook.ffgan.experiment import (WEIGHTS, Models, build_encoders, build_generator, datasets, load_weights,
+                                        save_weights, test_set, train_classifier, train_damsm, train_gan)
 from reprobook.ffgan.metrics import AttrClassifier
 
 
 def _sd(m):
     return {k: v.clone() for k, v in m.state_dict().items()}
+
+
+def check_metrics(models: Models, seed: int = 0) -> dict[str, float]:
+    """Metrics of the smoke-sized evaluation, stored with the weights; a test reproduces them."""
+    cfg = from_params(smoke=True, seed=seed)
+    ev = evaluate(models, cfg, test_set(cfg), seed=seed)
+    return {f"{k}_{v}": ev.mean(v, k) for v in ev.folds for k in ("attr_acc", "r_precision")}
 
 
 def main(argv=None) -> None:
@@ -100,7 +108,11 @@ def main(argv=None) -> None:
             walls[f"gan_{v}"] = g["wall"]
         meta = {"seed": args.seed, "preset": args.preset, "wall_time_s": walls,
                 "command": f"python -m reprobook.ffgan.train --preset {args.preset} --seed {args.seed}"}
-        out = save_weights(Models(te, ie, et, ei, clf, gens, hists), cfg, args.out, meta=meta)
+        models = Models(te, ie, et, ei, clf, gens, hists)
+        out = save_weights(models, cfg, args.out, meta=meta)
+        meta["check"] = check_metrics(load_weights(cfg, out))  # measured on the stored fp16 weights
+        out = save_weights(models, cfg, args.out, meta=meta)
+        print(f"check metrics: {meta['check']}")
         print(f"weights: {out} ({out.stat().st_size / 1e6:.2f} MB); wall times {walls}")
 
 
