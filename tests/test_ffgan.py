@@ -319,3 +319,14 @@ def test_bad_parameters_raise_one_clear_error():
         ffgan.from_params(lam=-1.0)
     with pytest.raises(ValueError, match="base_size must be a power of two"):
         ffgan.from_params(base_size=12)
+
+
+def test_colour_masks_recover_the_objects_of_real_images():
+    x, _, _, attrs, masks, _, _ = data.two_shapes(split="val", n=30, size=32).tensors
+    found = metrics.colour_masks(x, attrs)
+    gt = masks > 0.5
+    inter = (found.bool() & gt).sum((2, 3)).float()
+    union = (found.bool() | gt).sum((2, 3)).float()
+    assert (inter / union).mean() > 0.8
+    washed = x * 0.4  # a faded image (towards mid grey) keeps its hues
+    assert ((metrics.colour_masks(washed, attrs).bool() & gt).sum() / gt.sum()) > 0.8

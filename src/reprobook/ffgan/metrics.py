@@ -99,24 +99,29 @@ def r_precision(eval_text, eval_img, x_gen: torch.Tensor, cap: torch.Tensor, cap
     return torch.tensor(hits)
 
 
-def colour_masks(x: torch.Tensor, attrs: torch.Tensor, *, threshold: float = 0.35) -> torch.Tensor:
-    """Object masks ``[B,2,S,S]`` of (generated) images ``x`` in [-1,1] by colour thresholding.
+def colour_masks(x: torch.Tensor, attrs: torch.Tensor, *, min_chroma: float = 0.08,
+                 min_cos: float = 0.8) -> torch.Tensor:
+    """Object masks ``[B,2,S,S]`` of (generated) images ``x`` in [-1,1], found by hue.
 
-    A pixel belongs to object k if its colour is within ``threshold`` (Euclidean, in [0,1] RGB) of
-    the caption's colour for k and lies in k's half of the canvas (top/left for 0, bottom/right for 1).
+    A pixel's chroma is its RGB minus its grey level; it is labelled with the palette colour whose
+    chroma direction is closest (cosine ≥ ``min_cos``) if its chroma norm is ≥ ``min_chroma`` (the
+    background is grey). Object k's mask = pixels of the caption's colour for k in k's part of the
+    canvas (top/left half for object 0, bottom/right half for object 1), so two objects of one
+    colour are told apart by place. Hue, not exact colour, so washed-out generated colours count.
     """
     rgb = (x.clamp(-1, 1) + 1) / 2  # [B, 3, S, S]
-    palette = torch.tensor(list(COLORS.values()))  # [6, 3]
+    chroma = rgb - rgb.mean(1, keepdim=True)
+    palette = torch.tensor(list(COLORS.values()))
+    pal = F.normalize(palette - palette.mean(1, keepdim=True), dim=1)  # [6, 3]
+    cos = torch.einsum("bchw,kc->bkhw", F.normalize(chroma, dim=1), pal)  # [B, 6, S, S]
+    best, label = cos.max(1)  # [B, S, S]
+    coloured = (chroma.norm(dim=1) >= min_chroma) & (best >= min_cos)
     B, _, S, _ = x.shape
     half = torch.zeros(B, 2, S, S, dtype=torch.bool)
     vert = attrs[:, 0] == 0
-    half[vert, 0, : S // 2 + S // 8], half[vert, 1, S // 2 - S // 8:] = True, True
-    half[~vert, 0, :, : S // 2 + S // 8], half[~vert, 1, :, S // 2 - S // 8:] = True, True
-    out = []
-    for k in range(2):
-        col = palette[attrs[:, 1 + 3 * k]]  # [B, 3]
-        d = (rgb - col[:, :, None, None]).norm(dim=1)  # [B, S, S]
-        out.append(d < threshold)
+    half[vert, 0, : S // 2], half[vert, 1, S // 2:] = True, True
+    half[~vert, 0, :, : S // 2], half[~vert, 1, :, S // 2:] = True, True
+    out = [coloured & (label == attrs[:, 1 + 3 * k, None, None]) for k in range(2)]
     return (torch.stack(out, 1) & half).float()
 
 
