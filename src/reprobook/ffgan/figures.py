@@ -126,10 +126,11 @@ def word_swap(ev: Evaluation, models, *, variant: str = "full", n: int = 6, k: i
     fig, axes = figure(n, 3, width=1.3, height=1.35)
     for i in range(n):
         changed = [VOCAB[int(t)] for t in cap2[i][cap2[i] != cap[i]]][:1]
-        for r, (img, title) in enumerate(((a[i], " ".join(_words(cap[i], int(cap_len[i]))[:4])),
+        ws = _words(cap[i], int(cap_len[i]))
+        for r, (img, title) in enumerate(((a[i], " ".join(ws[:7]) + "\n" + " ".join(ws[7:])),
                                           (b[i], f"→ '{changed[0] if changed else '?'}'"))):
             axes[r, i].imshow(_rgb(img), interpolation="nearest")
-            axes[r, i].set_title(title, fontsize=6)
+            axes[r, i].set_title(title, fontsize=5)
             axes[r, i].set_axis_off()
         axes[2, i].imshow((b[i] - a[i]).abs().mean(0).numpy(), cmap="viridis", vmin=0, vmax=1)
         axes[2, i].set_title("|Δ|", fontsize=7)
