@@ -330,3 +330,21 @@ def test_colour_masks_recover_the_objects_of_real_images():
     assert (inter / union).mean() > 0.8
     washed = x * 0.4  # a faded image (towards mid grey) keeps its hues
     assert ((metrics.colour_masks(washed, attrs).bool() & gt).sum() / gt.sum()) > 0.8
+
+
+def test_retrain_pipeline_end_to_end_tiny(tmp_path, monkeypatch):
+    """``retrain=True`` path: every network trained through fit, then the full evaluation."""
+    monkeypatch.setenv("REPROBOOK_RUN_DIR", str(tmp_path))
+    cfg = ffgan.from_params(**TINY)
+    models = ffgan.get_models(cfg, retrain=True, progress=False)
+    assert set(models.generators) == set(cfg.variants)
+    assert {"damsm", "damsm_eval", "clf", "gan_full"} <= set(models.histories)
+    ev = ffgan.evaluate(models, cfg, ffgan.test_set(cfg))
+    for v in cfg.variants:
+        assert len(ev.folds[v]["attr_acc"]) == cfg.n_folds and len(ev.folds[v]["r_precision"]) == cfg.n_folds
+        assert 0 <= ev.mean(v, "attr_acc") <= 1
+    p = experiment.save_weights(models, cfg, tmp_path / "w.pt")
+    again = experiment.load_weights(cfg, p)
+    x = torch.randn(2, cfg.z_dim)
+    w, s = again.text_enc(torch.tensor([[1, 2, 3]] * 2), torch.tensor([3, 3]))
+    assert again.generators["full"](x, s, w)[0][-1].shape == (2, 3, 32, 32)

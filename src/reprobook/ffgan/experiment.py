@@ -131,7 +131,7 @@ def train_classifier(cfg: FFGANConfig, train, *, progress: bool = True):
         opt.step()
         return {"clf": loss}
 
-    hist = fit(step, steps=cfg.clf_steps, stream=BatchStream(train, batch_size=64, seed=cfg.seed + 7),
+    hist = fit(step, steps=cfg.clf_steps, stream=BatchStream(train, batch_size=min(64, len(train)), seed=cfg.seed + 7),
                state={"clf": clf, "opt": opt}, checkpoint=_tag(cfg, "clf"), ckpt_every=max(1, cfg.clf_steps // 2),
                desc="attribute classifier", progress=progress)
     return clf.eval().cpu(), hist
