@@ -23,6 +23,10 @@ from reprobook.engine.results import RUN_DIR_ENV
 
 KERNEL = "python3"
 HASH_FILE = "run-hash"
+# Chapter kernels run torch on one CPU thread unless the caller set OMP_NUM_THREADS: the book's
+# small models run faster on one thread of a 2-core machine than on two, and a fixed thread count
+# keeps a seed's numbers identical from one machine to the next (reductions run in one order).
+KERNEL_ENV_DEFAULTS = {"OMP_NUM_THREADS": "1"}
 CELL_TIMEOUT_S = 1200  # no cell of a default run comes near this; a hung kernel fails instead of blocking
 
 
@@ -91,6 +95,7 @@ def run_hash(chapter: _chapters.Chapter, params: dict[str, Any]) -> str:
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     h.update(package_digest().encode())
     h.update(torch.__version__.encode())
+    h.update(os.environ.get("OMP_NUM_THREADS", KERNEL_ENV_DEFAULTS["OMP_NUM_THREADS"]).encode())
     return h.hexdigest()
 
 
@@ -123,8 +128,9 @@ def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None 
     for stale in (hash_file, out / "results.json"):
         stale.unlink(missing_ok=True)
     tmp = out / f".{ch.stem}.running.ipynb"
-    old_env = os.environ.get(RUN_DIR_ENV)
-    os.environ[RUN_DIR_ENV] = str(out)
+    env = {**{k: v for k, v in KERNEL_ENV_DEFAULTS.items() if k not in os.environ}, RUN_DIR_ENV: str(out)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel papermill starts inherits this environment
     t0, started = time.perf_counter(), time.time() - 1
     try:
         papermill.execute_notebook(
@@ -140,10 +146,11 @@ def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None 
                                f"{e.evalue} (executed notebook kept at {failed})") from None
         raise
     finally:
-        if old_env is None:
-            os.environ.pop(RUN_DIR_ENV, None)
-        else:
-            os.environ[RUN_DIR_ENV] = old_env
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     wall = time.perf_counter() - t0
     if not (out / "results.json").is_file():
         os.replace(tmp, out / f"{ch.stem}.failed.ipynb")
