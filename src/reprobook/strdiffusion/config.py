@@ -39,10 +39,10 @@ class StrDiffusionConfig:
     lr: float = 1e-3  # U-Nets, Adam β = (0.9, 0.99)
     d_lr: float = 2e-4  # discriminator, Adam β = (0.5, 0.99)
     lr_milestones: tuple[int, ...] = ()  # ×0.5 at these steps (official 2M, 4M, 6M)
-    steps_structure: int = 1000
-    steps_texture: int = 1000
-    steps_irsde: int = 1000
-    steps_disc: int = 500
+    steps_structure: int = 600
+    steps_texture: int = 600
+    steps_irsde: int = 600
+    steps_disc: int = 300
     # sampling
     split: float = 0.4  # early stage ends at ⌊split·T⌋
     u_max: int = 3

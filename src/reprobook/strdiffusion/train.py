@@ -147,6 +147,33 @@ def shipped_meta(names=NETS, directory: str | Path = WEIGHTS_DIR) -> dict:
     return out
 
 
+@torch.no_grad()
+def weights_check(cfg: StrDiffusionConfig, nets: dict[str, torch.nn.Module], n: int = 16) -> dict[str, float]:
+    """Deterministic held-out numbers of a set of networks (the shipped ones are checked by a test).
+
+    On ``n`` test images with fixed masks and a fixed generator: the three matching losses and
+    the discriminator's real-minus-fake score.
+    """
+    from reprobook.strdiffusion.losses import discriminator_inputs
+
+    x = book_images("test", size=cfg.size, n_scenes=256)[torch.linspace(0, 359, n).long()]
+    m = make_masks(n, size=cfg.size, lo=0.2, hi=0.4, seed=7)
+    G, E = structure(x, m, sigma=cfg.canny_sigma)
+    sde = build_sde(cfg)
+    out = {}
+    for name in ("structure", "texture", "irsde"):
+        g = torch.Generator().manual_seed(123)
+        loss = losses.structure_loss(nets[name], sde, G, E, m, generator=g) if name == "structure" else \
+            losses.texture_loss(nets[name], sde, x, G, E, m, guided=name == "texture", generator=g)
+        out[f"loss_{name}"] = round(loss.item(), 6)
+    g = torch.Generator().manual_seed(123)
+    t = sde.random_t(n, generator=g)
+    real, fake, _, S = discriminator_inputs(sde, x, G, E, m, t, generator=g)
+    D = nets["disc"]
+    out["d_real_minus_fake"] = round((D(t, real, S, stddev_group=1) - D(t, fake, S, stddev_group=1)).mean().item(), 6)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="book", choices=list(PRESETS))
@@ -158,10 +185,17 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=None)
     for n in NETS:
         p.add_argument(f"--steps-{n}", type=int, default=None)
+    p.add_argument("--write-check", action="store_true",
+                   help="only evaluate the shipped weights on a fixed held-out batch and write weights/check.json")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     cfg = from_params(preset=a.preset, seed=a.seed, **{f"steps_{n}": getattr(a, f"steps_{n}") for n in NETS})
+    if a.write_check:
+        check = weights_check(cfg, load_weights(cfg))
+        (WEIGHTS_DIR / "check.json").write_text(json.dumps(check, indent=2) + "\n")
+        print(check)
+        return 0
     out = Path(a.out) if a.out else WEIGHTS_DIR if a.ship else Path("strdiffusion-weights")
     ckpt_dir = Path(a.out or "strdiffusion-weights") / "checkpoints"
     data = training_data(cfg, a.data_root)
