@@ -39,10 +39,10 @@ class StrDiffusionConfig:
     lr: float = 1e-3  # U-Nets, Adam β = (0.9, 0.99)
     d_lr: float = 2e-4  # discriminator, Adam β = (0.5, 0.99)
     lr_milestones: tuple[int, ...] = ()  # ×0.5 at these steps (official 2M, 4M, 6M)
-    steps_structure: int = 600
-    steps_texture: int = 600
-    steps_irsde: int = 600
-    steps_disc: int = 300
+    steps_structure: int = 1800
+    steps_texture: int = 1800
+    steps_irsde: int = 1800
+    steps_disc: int = 900
     # sampling
     split: float = 0.4  # early stage ends at ⌊split·T⌋
     u_max: int = 3
@@ -51,8 +51,8 @@ class StrDiffusionConfig:
     re: int = 2
     criterion: Literal["code", "paper"] = "code"
     # evaluation
-    n_test: int = 4  # test images per mask bin
-    sweep_splits: tuple[float, ...] = (0.0, 0.4, 1.0)
+    n_test: int = 6  # test images per mask bin
+    sweep_splits: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 1.0)
     sweep_bins: tuple[int, ...] = (3,)  # mask bins used by the split sweep (indices into BINS)
     retrain: bool = False  # train from scratch instead of loading the shipped weights
     seed: int = 0
