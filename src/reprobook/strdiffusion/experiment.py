@@ -1,0 +1,238 @@
+"""Chapter 7 experiment: load (or train) the networks, inpaint the test set, measure.
+
+:func:`run` does everything the notebook shows:
+
+1. networks: the shipped weights (``retrain=False``) or fresh training through the engine's
+   :func:`~reprobook.engine.loop.fit` (:mod:`reprobook.strdiffusion.train`);
+2. test set: held-out photo patches and scenes, ``n_test`` images per mask bin
+   (10–20, 20–30, 30–40, 40–50 % holes), fixed image–mask pairs;
+3. inpainting with IR-SDE, StrDiffusion without resampling ("+ structure"), full StrDiffusion
+   ("+ resampling", official acceptance rule), and the ablations: the paper's acceptance rule
+   and edges computed from the masked image;
+4. the split sweep (end of the structure-guided stage at ``split·T``);
+5. the forward-process phenomena: sparsity of structure vs texture over t, and the
+   known/hole discrepancy over t for both processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from reprobook.engine.runtime import resolve_device, seed_everything
+from reprobook.strdiffusion import metrics as M
+from reprobook.strdiffusion.config import StrDiffusionConfig
+from reprobook.strdiffusion.data import BIN_NAMES, BINS, book_images, image_folder_images, make_masks, structure
+from reprobook.strdiffusion.sampler import Resampling, SampleStats, early_end, inpaint
+from reprobook.strdiffusion.train import NETS, build_sde, load_weights, shipped_meta, train_one, training_data
+
+# variant -> (sampler mode, acceptance rule, edges from)
+VARIANTS = {
+    "IR-SDE": ("irsde", "code", "full"),
+    "+ structure": ("guided", "code", "full"),
+    "+ resampling": ("full", "code", "full"),
+    "paper rule": ("full", "paper", "full"),
+    "masked edges": ("full", "code", "masked"),
+}
+MAIN = ("IR-SDE", "+ structure", "+ resampling")
+
+
+@dataclass
+class TestSet:
+    img: torch.Tensor  # [N, 3, H, W]
+    mask: torch.Tensor  # [N, 1, H, W], 1 = known
+    bin: torch.Tensor  # [N] mask-bin index
+
+    def edges(self, sigma: float, edges_from: str):
+        return structure(self.img, self.mask, sigma=sigma, edges_from=edges_from)
+
+
+@dataclass
+class StrResult:
+    config: StrDiffusionConfig
+    test: TestSet
+    outputs: dict[str, torch.Tensor] = field(default_factory=dict)  # variant -> [N,3,H,W]
+    scores: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # variant -> metric -> [N]
+    traces: dict[str, dict] = field(default_factory=dict)  # variant -> {t: (y_known, y_hole, x_known, x_hole)}
+    stats: dict[str, SampleStats] = field(default_factory=dict)
+    sweep: dict[float, dict[str, torch.Tensor]] = field(default_factory=dict)  # split -> metric -> [n_sweep]
+    sweep_index: torch.Tensor | None = None  # test images used by the sweep
+    forward: dict[str, torch.Tensor] = field(default_factory=dict)  # forward-process curves [T+1, N]
+    d_separation: float = float("nan")
+    training: dict = field(default_factory=dict)  # per network: steps, wall time, provenance
+    nets: dict = field(default_factory=dict)
+
+
+def make_test_set(cfg: StrDiffusionConfig, data_root: str | None = None) -> TestSet:
+    """``n_test`` held-out images per mask bin, half photo patches and half scenes, fixed by seed 0."""
+    if cfg.data == "book":
+        pool = book_images("test", size=cfg.size, n_scenes=256)
+    else:
+        pool = image_folder_images(data_root, "test", size=cfg.size, limit=4 * cfg.n_test)
+    n_photo = len(pool) - 256 if cfg.data == "book" else len(pool)
+    g = torch.Generator().manual_seed(0)
+    imgs, masks, bins = [], [], []
+    for b, (lo, hi) in enumerate(BINS):
+        if cfg.data == "book":
+            k = cfg.n_test // 2
+            idx = torch.cat([torch.randperm(n_photo, generator=g)[:cfg.n_test - k],
+                             n_photo + torch.randperm(256, generator=g)[:k]])
+        else:
+            idx = torch.randperm(len(pool), generator=g)[:cfg.n_test]
+        imgs.append(pool[idx])
+        masks.append(make_masks(len(idx), size=cfg.size, lo=lo, hi=hi, seed=10_000 + b))
+        bins.append(torch.full((len(idx),), b))
+    return TestSet(torch.cat(imgs), torch.cat(masks), torch.cat(bins))
+
+
+def get_networks(cfg: StrDiffusionConfig, data_root=None, *, progress=True):
+    """Shipped weights, or (``retrain``) four fresh trainings through ``fit``."""
+    if not cfg.retrain:
+        meta = shipped_meta()
+        return load_weights(cfg), {n: {"source": "shipped weights", **{k: meta[n].get(k) for k in
+                                                                    ("steps", "seed", "wall_time_s", "command", "commit")}}
+                                   for n in NETS}
+    from reprobook.engine.checkpoint import run_checkpoint
+    from reprobook.engine.config import as_dict
+
+    data = training_data(cfg, data_root)
+    nets, info = {}, {}
+    for n in NETS:
+        net, hist = train_one(cfg, n, data, checkpoint=run_checkpoint(f"strdiffusion-{n}", as_dict(cfg)),
+                              progress=progress)
+        nets[n] = net
+        info[n] = {"source": "trained in this run", "steps": getattr(cfg, f"steps_{n}"),
+                   "seed": cfg.seed + NETS.index(n), "wall_time_s": round(hist.wall_time_s, 1),
+                   "loss": hist.series("loss")}
+    return nets, info
+
+
+def score(out: torch.Tensor, test: TestSet) -> dict[str, torch.Tensor]:
+    return {"psnr": M.psnr(out, test.img), "ssim": M.ssim(out, test.img),
+            "psnr_hole": M.psnr(out, test.img, 1 - test.mask)}
+
+
+@torch.no_grad()
+def forward_curves(cfg: StrDiffusionConfig, test: TestSet, G, E) -> dict[str, torch.Tensor]:
+    """Sparsity (Hoyer, known region) and known/hole discrepancy of both processes over t = 0..T."""
+    sde, m = build_sde(cfg), test.mask
+    gen = torch.Generator().manual_seed(1)
+    gray = G
+    out = {k: [] for k in ("sparsity_structure_mean", "sparsity_structure", "sparsity_texture",
+                           "delta_texture", "delta_structure")}
+    for t in range(cfg.T + 1):
+        x_mean = sde.mu_bar(G, E * m, t)  # structure mean on the known region: E + (G-E)e^{-θ̄t dt}
+        x_t = sde.marginal(G, E * m, t, generator=gen)
+        y_t = sde.marginal(test.img, test.img * m, t, generator=gen)
+        out["sparsity_structure_mean"].append(M.hoyer(x_mean, m))
+        out["sparsity_structure"].append(M.hoyer(x_t, m))
+        out["sparsity_texture"].append(M.hoyer(y_t.mean(1, keepdim=True), m))
+        out["delta_texture"].append(M.psnr(y_t, test.img, m) - M.psnr(y_t, test.img, 1 - m))
+        out["delta_structure"].append(M.psnr(x_t, gray, m) - M.psnr(x_t, gray, 1 - m))
+    return {k: torch.stack(v) for k, v in out.items()}  # [T+1, N]
+
+
+@torch.no_grad()
+def d_separation(cfg: StrDiffusionConfig, D, test: TestSet, G, E) -> float:
+    """Fraction of held-out (image, t) pairs where D scores the real pair above the fake one."""
+    from reprobook.strdiffusion.losses import discriminator_inputs
+
+    sde = build_sde(cfg)
+    gen = torch.Generator().manual_seed(2)
+    t = torch.randint(2, cfg.T + 1, (len(test.img),), generator=gen)
+    real, fake, _, S = discriminator_inputs(sde, test.img, G, E, test.mask, t, generator=gen)
+    return (D(t, real, S, stddev_group=1) > D(t, fake, S, stddev_group=1)).float().mean().item()
+
+
+def sample(cfg, nets, test: TestSet, G, E, *, mode, criterion="code", split=None, index=None, seed=0,
+           trace=None, stats=None) -> torch.Tensor:
+    device = resolve_device(cfg.device)
+    idx = slice(None) if index is None else index
+    gen = torch.Generator(device=device).manual_seed(seed)
+    tex = nets["irsde"] if mode == "irsde" else nets["texture"]
+    rs = Resampling(u_max=cfg.u_max, u_min=cfg.u_min, jump=cfg.jump, re=cfg.re, criterion=criterion)
+    out = inpaint(sde=build_sde(cfg), img=test.img[idx].to(device), mask=test.mask[idx].to(device),
+                  G=G[idx].to(device), E=E[idx].to(device), mode=mode, tex_net=tex, str_net=nets["structure"],
+                  D=nets["disc"], split=cfg.split if split is None else split, resampling=rs, generator=gen,
+                  trace=trace, stats=stats)
+    return out.cpu()
+
+
+def run(cfg: StrDiffusionConfig, *, data_root: str | None = None, progress: bool = True) -> StrResult:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    nets, info = get_networks(cfg, data_root, progress=progress)
+    nets = {k: v.to(device).eval() for k, v in nets.items()}
+    test = make_test_set(cfg, data_root)
+    res = StrResult(cfg, test, training=info, nets=nets)
+    edges = {e: test.edges(cfg.canny_sigma, e) for e in ("full", "masked")}
+    jobs = [(v, None) for v in VARIANTS] + [(None, s) for s in cfg.sweep_splits if s != cfg.split]
+    res.sweep_index = torch.nonzero(torch.isin(test.bin, torch.tensor(cfg.sweep_bins))).view(-1)
+    for variant, split in tqdm(jobs, desc="inpainting", disable=not progress):
+        if variant is not None:
+            mode, crit, ef = VARIANTS[variant]
+            G, E = edges[ef]
+            trace, stats = {}, SampleStats()
+            out = sample(cfg, nets, test, G, E, mode=mode, criterion=crit, seed=cfg.seed, trace=trace, stats=stats)
+            res.outputs[variant], res.traces[variant], res.stats[variant] = out, trace, stats
+            res.scores[variant] = score(out, test)
+        else:
+            G, E = edges["full"]
+            sub = TestSet(test.img[res.sweep_index], test.mask[res.sweep_index], test.bin[res.sweep_index])
+            out = sample(cfg, nets, test, G, E, mode="guided", split=split, index=res.sweep_index, seed=cfg.seed)
+            res.sweep[split] = score(out, sub)
+    g = res.scores["+ structure"]
+    res.sweep[cfg.split] = {k: v[res.sweep_index] for k, v in g.items()}
+    res.sweep = dict(sorted(res.sweep.items()))
+    G, E = edges["full"]
+    res.forward = forward_curves(cfg, test, G, E)
+    res.d_separation = d_separation(cfg, nets["disc"], test, G, E)
+    return res
+
+
+# -- derived quantities for the claims ------------------------------------------------------
+def paired(res: StrResult, a: str, b: str, metric: str = "psnr", bins=None) -> list[float]:
+    """Per-image differences ``a − b`` of ``metric``, optionally only for the given mask bins."""
+    d = res.scores[a][metric] - res.scores[b][metric]
+    if bins is not None:
+        d = d[torch.isin(res.test.bin, torch.tensor(bins))]
+    return d.tolist()
+
+
+def per_bin(res: StrResult, variant: str, metric: str) -> list[float]:
+    v = res.scores[variant][metric]
+    return [v[res.test.bin == b].mean().item() for b in range(len(BINS))]
+
+
+def sparsity_rise(res: StrResult) -> tuple[list[float], list[float]]:
+    """Per image: change of known-region Hoyer sparsity from t=0 to t=T, structure (mean) and texture."""
+    f = res.forward
+    return ((f["sparsity_structure_mean"][-1] - f["sparsity_structure_mean"][0]).tolist(),
+            (f["sparsity_texture"][-1] - f["sparsity_texture"][0]).tolist())
+
+
+def guidance_gains(res: StrResult) -> tuple[list[float], list[float]]:
+    """Per sweep image: PSNR gain of guiding the early stage (split 1 → split) and of also guiding
+    the late stage (split → 0)."""
+    s, cfg = res.sweep, res.config
+    hi, lo = max(s), min(s)
+    early = (s[cfg.split]["psnr"] - s[hi]["psnr"]).tolist()
+    late = (s[lo]["psnr"] - s[cfg.split]["psnr"]).tolist()
+    return early, late
+
+
+def trace_delta(res: StrResult, variant: str, which: str = "texture") -> tuple[list[int], list[float]]:
+    """Mean over images of the reverse-trajectory discrepancy PSNR_known − PSNR_hole at each t."""
+    tr = res.traces[variant]
+    ts = sorted(tr)
+    k, h = (0, 1) if which == "texture" else (2, 3)
+    return ts, [float((tr[t][k] - tr[t][h]).mean()) for t in ts]
+
+
+def early_stage_steps(res: StrResult) -> range:
+    return range(early_end(res.config.T, res.config.split), res.config.T + 1)
+
+
+__all__ = ["BIN_NAMES", "MAIN", "VARIANTS", "StrResult", "TestSet", "make_test_set", "run"]
