@@ -79,3 +79,10 @@ def test_weights_only_refuses_pickled_objects(tmp_path):
     torch.save({"obj": Evil()}, p)
     with pytest.raises(CheckpointError, match="corrupted or not a reprobook checkpoint"):
         load_checkpoint(p)
+
+
+def test_run_hash_covers_engine_and_own_chapter_only():
+    from reprobook.engine.checkpoint import package_digest
+
+    assert package_digest("reprobook.tac") != package_digest("reprobook.m2net") != package_digest()
+    assert package_digest("reprobook.tac") == package_digest("reprobook.tac")

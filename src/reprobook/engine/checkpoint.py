@@ -94,15 +94,22 @@ def run_checkpoint(tag: str, config: Any, directory: str | os.PathLike | None = 
     return Path(directory or run_dir()) / "checkpoints" / f"{tag}-{digest}.pt"
 
 
-def package_digest() -> str:
-    """Hash of every file in the installed ``reprobook`` package (code, shipped weights)."""
+def package_digest(package: str | None = None) -> str:
+    """Hash of the code a run depends on: the shared engine and the package's top-level modules,
+    plus one chapter package (``"reprobook.tac"``) or, with ``None``, every file of ``reprobook``.
+    Shipped weights count as code."""
     import hashlib
 
     import reprobook
 
     root = Path(reprobook.__file__).parent
+    if package is None:
+        files = root.rglob("*")
+    else:
+        sub = root.joinpath(*package.split(".")[1:])
+        files = [*root.glob("*.py"), *(root / "engine").rglob("*"), *sub.rglob("*")]
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
+    for p in sorted(set(files)):
         if p.is_file() and "__pycache__" not in p.parts:
             h.update(p.relative_to(root).as_posix().encode())
             h.update(p.read_bytes())

@@ -1,9 +1,10 @@
 """Executing chapter notebooks with papermill, incrementally.
 
 A run directory holds the executed notebook, the ``results.json`` the notebook wrote and a
-``run-hash`` file. The hash covers the notebook source, the parameters, every file of the
-``reprobook`` package and the torch version; a run whose hash is unchanged is not executed
-again. Parameters are checked against the notebook's ``parameters`` cell before anything runs.
+``run-hash`` file. The hash covers the notebook source, the parameters, the code the chapter
+runs (the shared engine, the package's top-level modules and the chapter's own package,
+shipped weights included), the torch version and the thread count; a run whose hash is
+unchanged is not executed again. Parameters are checked against the notebook's ``parameters`` cell before anything runs.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def run_hash(chapter: _chapters.Chapter, params: dict[str, Any]) -> str:
     h = hashlib.sha256()
     h.update(_chapters.notebook_path(chapter).read_bytes())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
-    h.update(package_digest().encode())
+    h.update(package_digest(chapter.package).encode())  # engine + this chapter's package
     h.update(torch.__version__.encode())
     h.update(os.environ.get("OMP_NUM_THREADS", KERNEL_ENV_DEFAULTS["OMP_NUM_THREADS"]).encode())
     return h.hexdigest()
