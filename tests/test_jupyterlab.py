@@ -13,7 +13,7 @@ import time
 import urllib.request
 
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -68,8 +68,11 @@ def _kernel_ready(base, token) -> bool:
 
 
 def _figure_src(driver):
-    imgs = driver.find_elements(By.CSS_SELECTOR, ".widget-vbox .jp-OutputArea-output img")
-    return imgs[-1].get_attribute("src") if imgs else None
+    # Read in the page itself: the output area is re-rendered while the figure updates, which
+    # would make element references go stale between finding and reading them.
+    return driver.execute_script(
+        "const imgs = document.querySelectorAll('.widget-vbox .jp-OutputArea-output img');"
+        "return imgs.length ? imgs[imgs.length - 1].src : null;")
 
 
 def test_run_all_then_slider_changes_the_figure(lab):
@@ -77,7 +80,7 @@ def test_run_all_then_slider_changes_the_figure(lab):
     driver = chrome(1400, 1000)
     try:
         driver.get(f"{base}/lab/tree/00_intro.ipynb?token={token}")
-        wait = WebDriverWait(driver, 90)
+        wait = WebDriverWait(driver, 90, ignored_exceptions=(StaleElementReferenceException,))
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
         # The notebook's kernel is started and this page is connected to it.
         wait.until(lambda d: _kernel_ready(base, token))
