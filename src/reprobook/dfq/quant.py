@@ -76,6 +76,14 @@ def quantize_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
     return ste(w, w_hat)
 
 
+def _from_float(cls, layer: nn.Module, bits: int):
+    """A copy of ``layer`` turned into its fake-quantized subclass ``cls`` (same parameters)."""
+    q = copy.deepcopy(layer)
+    q.__class__ = cls
+    q.weight_bits = check_bits(bits, "weight bits")
+    return q
+
+
 class QuantConv2d(nn.Conv2d):
     """``nn.Conv2d`` whose weight is fake-quantized per output channel at every forward."""
 
@@ -83,10 +91,7 @@ class QuantConv2d(nn.Conv2d):
 
     @classmethod
     def from_float(cls, conv: nn.Conv2d, *, bits: int) -> QuantConv2d:
-        q = copy.deepcopy(conv)
-        q.__class__ = cls
-        q.weight_bits = check_bits(bits, "weight bits")
-        return q
+        return _from_float(cls, conv, bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(x, quantize_weight(self.weight, self.weight_bits), self.bias)
@@ -99,10 +104,7 @@ class QuantLinear(nn.Linear):
 
     @classmethod
     def from_float(cls, linear: nn.Linear, *, bits: int) -> QuantLinear:
-        q = copy.deepcopy(linear)
-        q.__class__ = cls
-        q.weight_bits = check_bits(bits, "weight bits")
-        return q
+        return _from_float(cls, linear, bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, quantize_weight(self.weight, self.weight_bits), self.bias)

@@ -35,6 +35,7 @@ from typing import Literal
 
 import torch
 
+from reprobook.strdiffusion.metrics import psnr as _psnr
 from reprobook.strdiffusion.sde import IRSDE
 
 Mode = Literal["irsde", "guided", "full"]
@@ -77,13 +78,6 @@ class SampleStats:
 def early_end(T: int, split: float) -> int:
     """Last step of the early stage: :math:`\\max(\\lfloor \\text{split}\\cdot T\\rfloor, 1)`."""
     return max(int(split * T), 1)
-
-
-def _psnr(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR of ``a`` vs ``b`` on the pixels where ``w`` = 1: ``[B]``."""
-    se = ((a.clamp(0, 1) - b) ** 2 * w).flatten(1).sum(1)
-    n = (w.expand_as(a)).flatten(1).sum(1).clamp_min(1)
-    return 10 * torch.log10(1.0 / (se / n).clamp_min(1e-10))
 
 
 @torch.no_grad()
