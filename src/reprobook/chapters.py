@@ -22,10 +22,17 @@ class Chapter:
     config: str  # "module:ATTRIBUTE" of the presets dict
     budget_s: int  # default run, 2-core CPU
     smoke_budget_s: int = 20
+    trainer: str = ""  # "module:function" run by `reprobook train`: train(cfg, ctx) -> Record
 
     @property
     def stem(self) -> str:
         return Path(self.notebook).stem
+
+    @property
+    def params(self) -> str:
+        """``module:function`` building the config from ``preset``, ``smoke`` and overrides."""
+        module = self.config.split(":")[0]
+        return f"{module}:{self.name}_from_params" if self.package == "reprobook.dfq" else f"{module}:from_params"
 
     def presets(self) -> tuple[str, ...]:
         module, attr = self.config.split(":")
@@ -34,7 +41,7 @@ class Chapter:
 
 CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
     Chapter("intro", 0, "The toolkit: a run, a figure, a widget, a record", "00_intro.ipynb",
-            "reprobook.intro", "reprobook.intro.config:PRESETS", 30),
+            "reprobook.intro", "reprobook.intro.config:PRESETS", 30, trainer="reprobook.intro.trainer:train"),
     Chapter("tac", 1, "TAC: targeted acceleration and compression of 1-bit networks", "01_tac.ipynb",
             "reprobook.tac", "reprobook.tac.config:PRESETS", 120),
     Chapter("m2net", 2, "M²Net: geo-aware inference-path selection", "02_m2net.ipynb",

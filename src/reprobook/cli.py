@@ -5,6 +5,9 @@
     reprobook run-all [--out DIR] [--force]          every chapter at its default parameters
     reprobook book [--no-execute] [--force]          execute into book/runs/, then render HTML
     reprobook smoke DIR                              write smoke-mode notebooks for nbval
+    reprobook train CHAPTER [--preset paper] [--data-root DIR] [--out DIR] [--set KEY=VALUE]... [--resume]
+                                                     the chapter's experiment outside its notebook;
+                                                     also under torchrun --nproc_per_node N -m reprobook
 
 Bad input (unknown chapter, parameter or preset) ends with one ``error:`` line and exit code 2.
 """
@@ -69,9 +72,23 @@ def cmd_smoke(args) -> None:
         print(prepare_notebook(ch, {"smoke": True}, Path(args.dir) / ch.notebook))
 
 
+def cmd_train(args) -> None:
+    from reprobook.engine import distributed
+    from reprobook.engine.training import parse_sets, run_training
+
+    try:
+        path = run_training(args.chapter, preset=args.preset, data_root=args.data_root, out=args.out,
+                            sets=parse_sets(args.set), resume=args.resume, smoke=args.smoke,
+                            progress=not args.quiet)
+        if distributed.is_main():
+            print(f"{args.chapter}: trained → {path}")
+    finally:
+        distributed.shutdown()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reprobook", description="Run and render the reprobook chapters.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,run-all,book,smoke}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,run-all,book,smoke,train}")
     sub.add_parser("list", help="list the chapters").set_defaults(fn=cmd_list)
     r = sub.add_parser("run", help="execute one chapter notebook with papermill")
     r.add_argument("chapter")
@@ -90,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("smoke", help="write every notebook with smoke=True injected (for nbval)")
     s.add_argument("dir")
     s.set_defaults(fn=cmd_smoke)
+    t = sub.add_parser("train", help="train a chapter's experiment outside its notebook (also under torchrun)")
+    t.add_argument("chapter")
+    t.add_argument("--preset", default="paper", help="config preset (default: paper)")
+    t.add_argument("--data-root", help="folder holding the real datasets")
+    t.add_argument("--out", help="run directory (default: runs/train/CHAPTER-PRESET)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoints")
+    t.add_argument("--smoke", action="store_true", help="shrink the run to seconds (tests)")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(fn=cmd_train)
     return p
 
 

@@ -9,6 +9,10 @@ exactly the numbers of an uninterrupted one.
 
 The per-step work is the chapter's: ``step_fn(batch, step) -> {metric: value}`` may update one
 network or several (two-player games, online distillation), in whatever order its paper says.
+
+Under ``torchrun`` (see :mod:`reprobook.engine.distributed`) a stream hands each process its slice
+of every global batch, logged metrics are averaged over processes, and only rank 0 shows progress
+and writes checkpoints; every rank resumes from the same file.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
+from reprobook.engine import distributed
 from reprobook.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from reprobook.engine.runtime import rng_state, set_rng_state
 
@@ -36,6 +41,10 @@ class BatchStream:
     with ``drop_last`` every epoch has ``len(dataset) // batch_size`` steps. A
     :class:`~torch.utils.data.TensorDataset` is sliced directly (fast, no workers); any other
     dataset goes through a ``DataLoader`` with ``num_workers``.
+
+    ``batch_size`` is the *global* batch. In a process group every rank draws the same order and
+    keeps its contiguous slice of each batch (a distributed sampler with a shared shuffle), so
+    the global batches are those of a single-process run.
     """
 
     def __init__(self, dataset: Dataset, *, batch_size: int, seed: int = 0, shuffle: bool = True,
@@ -46,6 +55,7 @@ class BatchStream:
         self.dataset, self.batch_size, self.seed, self.shuffle = dataset, batch_size, seed, shuffle
         self.num_workers, self.collate_fn = num_workers, collate_fn
         self.steps_per_epoch = n // batch_size
+        self.rank_slice = distributed.local_slice(batch_size)
 
     def order(self, epoch: int) -> torch.Tensor:
         """Index order of epoch ``epoch``: shape ``[len(dataset)]``."""
@@ -60,7 +70,7 @@ class BatchStream:
         epoch, skip = divmod(start_step, self.steps_per_epoch)
         while True:
             idx = self.order(epoch)[: self.steps_per_epoch * self.batch_size]
-            idx = idx.view(self.steps_per_epoch, self.batch_size)[skip:]
+            idx = idx.view(self.steps_per_epoch, self.batch_size)[skip:, self.rank_slice]
             if isinstance(self.dataset, TensorDataset):
                 for b in idx:
                     yield tuple(t[b] for t in self.dataset.tensors)
@@ -152,22 +162,25 @@ def fit(
         if start > steps:
             raise CheckpointError(f"{ckpt} is at step {start}, beyond the requested {steps} steps")
 
+    main = distributed.is_main()
+
     def save(step: int) -> None:
-        if ckpt is not None:
+        if ckpt is not None and main:
             save_checkpoint({"step": step, "state": {k: v.state_dict() for k, v in state.items()},
                              "rng": rng_state(), "history": history.state_dict()}, ckpt)
+        distributed.barrier()  # no rank runs ahead of a checkpoint it might have to resume from
 
     batches = stream.batches(start) if stream is not None else None
     t0 = time.perf_counter() - history.wall_time_s
-    bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress, leave=True)
+    bar = tqdm(total=steps, initial=start, desc=desc, disable=not (progress and main), leave=True)
     try:
         for step in range(start + 1, steps + 1):
             batch = next(batches) if batches is not None else None
-            out = step_fn(batch, step) or {}
+            out = distributed.mean_metrics(step_fn(batch, step) or {})
             if log_every and (step % log_every == 0 or step == steps):
                 history.log(step, out)
             if eval_fn is not None and ((eval_every and step % eval_every == 0) or step == steps):
-                history.log(step, eval_fn(step) or {})
+                history.log(step, distributed.mean_metrics(eval_fn(step) or {}))
             history.wall_time_s = time.perf_counter() - t0
             if ckpt_every and step % ckpt_every == 0 and step != steps:
                 save(step)
@@ -176,7 +189,7 @@ def fit(
                 bar.set_postfix({k: _short(v) for k, v in list(out.items())[:4]}, refresh=False)
         if start < steps or not (ckpt and ckpt.exists()):
             save(steps)
-        elif ckpt is not None:
+        elif ckpt is not None and main:
             os.utime(ckpt)  # a finished run was reused: mark its checkpoint as still in use
     finally:
         bar.close()
