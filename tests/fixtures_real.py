@@ -15,7 +15,8 @@ import numpy as np
 WNIDS = ("n01443537", "n01629819", "n01641577", "n01644900")  # deliberately not in sorted order below
 
 
-def _image(path: Path, size=(8, 8), seed: int = 0, gray: bool = False) -> None:
+def write_image(path: Path, size=(8, 8), seed: int = 0, gray: bool = False) -> None:
+    """A random RGB (or greyscale) image of ``size`` = (width, height); the format follows the suffix."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
@@ -51,20 +52,20 @@ def write_tiny_imagenet(root: Path, *, wnids=WNIDS[::-1], train_per_class: int =
     for w in sorted(wnids):
         boxes = []
         for k in range(train_per_class):
-            _image(base / "train" / w / "images" / f"{w}_{k}.JPEG", (size, size), seed=k, gray=k == 1)
+            write_image(base / "train" / w / "images" / f"{w}_{k}.JPEG", (size, size), seed=k, gray=k == 1)
             boxes.append(f"{w}_{k}.JPEG\t0\t0\t{size - 1}\t{size - 1}\n")
             labels["train"].append(idx[w])
         (base / "train" / w / f"{w}_boxes.txt").write_text("".join(boxes))
     lines, k = [], 0
     for j in range(val_per_class):
         for w in wnids:
-            _image(base / "val" / "images" / f"val_{k}.JPEG", (size, size), seed=100 + k)
+            write_image(base / "val" / "images" / f"val_{k}.JPEG", (size, size), seed=100 + k)
             lines.append(f"val_{k}.JPEG\t{w}\t1\t2\t{size - 3}\t{size - 4}\n")
             labels["val"].append(idx[w])
             k += 1
     (base / "val" / "val_annotations.txt").write_text("".join(lines))
     for t in range(2):
-        _image(base / "test" / "images" / f"test_{t}.JPEG", (size, size), seed=200 + t)
+        write_image(base / "test" / "images" / f"test_{t}.JPEG", (size, size), seed=200 + t)
     return labels
 
 
@@ -73,9 +74,9 @@ def write_imagenet(root: Path, *, wnids=WNIDS[:3], per_class: int = 2, size=(12,
     labels = {"train": [], "val": []}
     for i, w in enumerate(sorted(wnids)):
         for k in range(per_class):
-            _image(Path(root) / "train" / w / f"{w}_{k}.JPEG", size, seed=k)
+            write_image(Path(root) / "train" / w / f"{w}_{k}.JPEG", size, seed=k)
             labels["train"].append(i)
-        _image(Path(root) / "val" / w / f"ILSVRC2012_val_{i + 1:08d}.JPEG", size, seed=50 + i)
+        write_image(Path(root) / "val" / w / f"ILSVRC2012_val_{i + 1:08d}.JPEG", size, seed=50 + i)
         labels["val"].append(i)
     return labels
 
@@ -84,7 +85,7 @@ def write_celeba(root: Path, *, parts=(0, 0, 0, 1, 2, 2), size=(12, 16)) -> dict
     """``img_align_celeba/<6 digits>.jpg`` and ``list_eval_partition.txt``; returns counts per split."""
     lines = []
     for k, part in enumerate(parts, 1):
-        _image(Path(root) / "img_align_celeba" / f"{k:06d}.jpg", size, seed=k)
+        write_image(Path(root) / "img_align_celeba" / f"{k:06d}.jpg", size, seed=k)
         lines.append(f"{k:06d}.jpg {part}\n")
     (Path(root) / "list_eval_partition.txt").write_text("".join(lines))
     return {s: sum(p == i for p in parts) for i, s in enumerate(("train", "val", "test"))}
@@ -98,17 +99,17 @@ def write_places2(root: Path, *, n_train: int = 3, n_val: int = 2, n_test: int =
     for k in range(n_train):
         letter, cls = classes[k % 2]
         rel = f"/{letter}/{cls}/{k + 1:08d}.jpg"
-        _image(root / "data_256" / rel.lstrip("/"), size, seed=k)
+        write_image(root / "data_256" / rel.lstrip("/"), size, seed=k)
         train.append(f"{rel} {k % 2}\n")
     (root / "places365_train_standard.txt").write_text("".join(train))
     val = []
     for k in range(n_val):
-        _image(root / "val_256" / f"Places365_val_{k + 1:08d}.jpg", size, seed=50 + k)
+        write_image(root / "val_256" / f"Places365_val_{k + 1:08d}.jpg", size, seed=50 + k)
         val.append(f"Places365_val_{k + 1:08d}.jpg {k % 2}\n")
     (root / "places365_val.txt").write_text("".join(val))
     test = []
     for k in range(n_test):
-        _image(root / "test_256" / f"Places365_test_{k + 1:08d}.jpg", size, seed=80 + k)
+        write_image(root / "test_256" / f"Places365_test_{k + 1:08d}.jpg", size, seed=80 + k)
         test.append(f"Places365_test_{k + 1:08d}.jpg\n")
     (root / "places365_test.txt").write_text("".join(test))
     (root / "categories_places365.txt").write_text("/a/airfield 0\n/b/bakery/shop 1\n")
@@ -118,9 +119,9 @@ def write_places2(root: Path, *, n_train: int = 3, n_val: int = 2, n_test: int =
 def write_paris_streetview(root: Path, *, n_train: int = 3, n_eval: int = 2) -> dict:
     """``paris_train_original/*.png`` (wide 936×537 crops, scaled down) and ``paris_eval_gt/*_im.png``."""
     for k in range(n_train):
-        _image(Path(root) / "paris_train_original" / f"{k:05d}.png", (18, 10), seed=k)
+        write_image(Path(root) / "paris_train_original" / f"{k:05d}.png", (18, 10), seed=k)
     for k in range(n_eval):
-        _image(Path(root) / "paris_eval_gt" / f"{k + 1:03d}_im.png", (12, 12), seed=30 + k)
+        write_image(Path(root) / "paris_eval_gt" / f"{k + 1:03d}_im.png", (12, 12), seed=30 + k)
     return {"train": n_train, "test": n_eval}
 
 
@@ -157,7 +158,7 @@ def write_cub_birds(root: Path, *, n_train: int = 3, n_test: int = 2, captions_p
         for i in range(n):
             cls = classes[i % 2]
             name = f"{cls}/{cls.split('.')[1]}_{k:04d}_{100 + k}"
-            _image(cub / "images" / f"{name}.jpg", (40, 30), seed=k)
+            write_image(cub / "images" / f"{name}.jpg", (40, 30), seed=k)
             k += 1
             ids.append(f"{k} {name}.jpg\n")
             boxes.append(f"{k} 5.0 4.0 20.0 16.0\n")
@@ -193,8 +194,15 @@ def write_landmark732(root: Path, *, n_train: int = 3, n_val: int = 2) -> dict:
         for k in range(n):
             label = k % 3
             rel = f"images/{label:03d}/{split}_{k}.jpg"
-            _image(root / rel, (20, 16), seed=k)
+            write_image(root / rel, (20, 16), seed=k)
             lines.append(f"{rel}\t{locs[label]}\t{label}\n")
             labels[split].append(label)
         (root / fname).write_text("".join(lines))
     return labels
+
+
+# Registered dataset name -> writer, for runs of the paper presets on fixtures.
+WRITERS = {"cifar10": write_cifar, "cifar100": lambda root, **kw: write_cifar(root, "cifar100", **kw),
+           "tiny_imagenet": write_tiny_imagenet, "imagenet": write_imagenet, "celeba": write_celeba,
+           "places2": write_places2, "paris_streetview": write_paris_streetview,
+           "irregular_masks": write_irregular_masks, "cub_birds": write_cub_birds, "landmark732": write_landmark732}

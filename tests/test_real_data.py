@@ -26,9 +26,13 @@ def one_line_error(name, layout_words, **kwargs):
     return msg
 
 
-def test_every_loader_is_registered_as_real():
+def test_every_loader_is_registered_as_real_and_has_a_writer(tmp_path):
+    from fixtures_real import WRITERS
+
     reg = available()
-    assert all(reg[n].kind == "real" for n in LAYOUT_WORDS)
+    assert all(reg[n].kind == "real" for n in LAYOUT_WORDS) and set(LAYOUT_WORDS) | {"cifar10", "cifar100"} == set(WRITERS)
+    WRITERS["cifar100"](tmp_path)
+    assert len(get_dataset("cifar100", split="test", data_root=str(tmp_path))) == 4
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUT_WORDS))
@@ -224,6 +228,7 @@ def test_strdiffusion_paper_images_and_masks(tmp_path):
     from reprobook.strdiffusion.config import from_params
     from reprobook.strdiffusion.data import mask_set, paper_images
     from reprobook.strdiffusion.experiment import make_test_set
+    from reprobook.strdiffusion.train import training_data
 
     write_places2(tmp_path)
     write_irregular_masks(tmp_path)
@@ -237,7 +242,21 @@ def test_strdiffusion_paper_images_and_masks(tmp_path):
     assert test.img.shape == (8, 3, 16, 16) and test.bin.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     holes = (1 - test.mask).mean((1, 2, 3))  # the fixture's group g holds (g + 0.5) × 10 % holes
     assert torch.allclose(holes, 0.1 * test.bin + 0.15, atol=0.04)
+    x, G, E, pool = training_data(cfg, str(tmp_path))
+    assert x.shape == (3, 3, 16, 16) and G.shape == E.shape == (3, 1, 16, 16) and pool.shape == (4 * 64, 1, 16, 16)
     with pytest.raises(ValueError, match="data must be one of"):
         from_params(preset="book", data="imagenet")
     with pytest.raises(ValueError, match="masks must be one of"):
         from_params(preset="book", masks="free")
+
+
+def test_strdiffusion_flat_folder_still_works(tmp_path):
+    from fixtures_real import write_image
+
+    from reprobook.strdiffusion.data import paper_images
+
+    for k in range(2):
+        write_image(tmp_path / "test" / f"{k}.png", (10, 12), seed=k)
+    assert paper_images("folder", str(tmp_path), "test", size=8).shape == (2, 3, 8, 8)
+    with pytest.raises(DataRootError, match="flat folders"):
+        paper_images("folder", str(tmp_path), "train", size=8)
