@@ -4,7 +4,7 @@
   training mean and std, stratified 75/25 split (1,347 train / 450 test).
 * ``cifar10``/``cifar100``: ``<data_root>/cifar-10-batches-py`` or ``cifar-100-python``,
   normalised with pytorchcv's CIFAR mean and std.
-* ``imagenet``: ImageNet-style folders ``<data_root>/{train,val}/<class>/<image>``, resized to 256,
+* ``imagenet``: ILSVRC-2012 folders ``<data_root>/{train,val}/<wnid>/<image>``, resized to 256,
   centre-cropped to 224, normalised with the ImageNet mean and std.
 """
 
@@ -14,7 +14,8 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from reprobook.engine.data import digits
-from reprobook.engine.data.real import cifar10, cifar100, image_folder
+from reprobook.engine.data.real import cifar10, cifar100
+from reprobook.engine.data.real_images import imagenet
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -43,8 +44,8 @@ def real_sets(dataset: str, data_root: str | None) -> tuple[Dataset, Dataset]:
         norm = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
         train_tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), norm])
         test_tf = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), norm])
-        return image_folder(split="train", data_root=data_root, transform=train_tf), \
-            image_folder(split="val", data_root=data_root, transform=test_tf)
+        return imagenet(split="train", data_root=data_root, transform=train_tf), \
+            imagenet(split="val", data_root=data_root, transform=test_tf)
     raise ValueError(f"unknown dataset {dataset!r}; choose one of: digits, cifar10, cifar100, imagenet")
 
 

@@ -177,21 +177,31 @@ class CUBBirds(Dataset):
                  words_num: int = 18, seed: int = 0):
         if data_root is None:
             raise DataRootError(f"dataset 'cub_birds' needs data_root; expected {CUB_LAYOUT}")
+        if split not in ("train", "test"):
+            raise ValueError(f"unknown split {split!r}; choose one of: train, test")
         root = Path(data_root).expanduser() / "birds"
-        need = [root / "captions.pickle", root / split / "filenames.pickle",
+        need = [root / "captions.pickle", root / split / "filenames.pickle", root / "CUB_200_2011" / "images",
                 root / "CUB_200_2011" / "bounding_boxes.txt", root / "CUB_200_2011" / "images.txt"]
         for p in need:
             if not p.exists():
                 raise DataRootError(f"cub_birds: missing {p}; expected {CUB_LAYOUT}")
-        with open(root / "captions.pickle", "rb") as f:
-            train_caps, test_caps, self.ixtoword, self.wordtoix = pickle.load(f)[:4]
+        try:  # AttnGAN wrote these with Python 2; latin1 reads its str objects
+            with open(root / "captions.pickle", "rb") as f:
+                train_caps, test_caps, self.ixtoword, self.wordtoix = pickle.load(f, encoding="latin1")[:4]
+            with open(root / split / "filenames.pickle", "rb") as f:
+                self.filenames = list(pickle.load(f, encoding="latin1"))
+            ids = dict(line.split() for line in open(root / "CUB_200_2011" / "images.txt") if line.strip())
+            boxes = {ids[i]: [float(v) for v in rest] for i, *rest in
+                     (line.split() for line in open(root / "CUB_200_2011" / "bounding_boxes.txt") if line.strip())}
+        except (pickle.UnpicklingError, EOFError, TypeError, ValueError, KeyError, IndexError) as e:
+            raise DataRootError(f"cub_birds: unreadable metadata under {root} ({type(e).__name__}); "
+                                f"expected {CUB_LAYOUT}") from None
         self.captions = train_caps if split == "train" else test_caps
-        with open(root / split / "filenames.pickle", "rb") as f:
-            self.filenames = pickle.load(f)
-        ids = dict(line.split() for line in open(root / "CUB_200_2011" / "images.txt"))
-        boxes = {ids[i]: [float(v) for v in rest] for i, *rest in
-                 (line.split() for line in open(root / "CUB_200_2011" / "bounding_boxes.txt"))}
         self.boxes = {k[:-4]: v for k, v in boxes.items()}
+        lost = [n for n in self.filenames if n not in self.boxes]
+        if not self.filenames or lost or len(self.captions) < len(self.filenames):
+            what = f"{lost[0]!r} is not in images.txt" if lost else "fewer captions than images"
+            raise DataRootError(f"cub_birds: {split}/filenames.pickle: {what}; expected {CUB_LAYOUT}")
         self.root, self.words_num, self.split = root, words_num, split
         self.sizes = [base_size * 2 ** i for i in range(branch_num)]
         self.rng = np.random.default_rng(seed)
@@ -203,7 +213,9 @@ class CUBBirds(Dataset):
     def _image(self, name: str):
         from PIL import Image
 
-        img = Image.open(self.root / "CUB_200_2011" / "images" / f"{name}.jpg").convert("RGB")
+        from reprobook.engine.data.real import open_rgb
+
+        img = open_rgb(self.root / "CUB_200_2011" / "images" / f"{name}.jpg", "cub_birds", CUB_LAYOUT)
         w, h = img.size
         x, y, bw, bh = self.boxes[name]
         r = int(max(bw, bh) * 0.75)

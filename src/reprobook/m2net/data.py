@@ -12,7 +12,9 @@ policy network as the official code's 8 numbers
 
 **Landmark-732** (real, the paper's). The official scripts read tab-separated lists
 ``<image path>\t[8 location numbers]\t<label>`` named ``Landmark-732_train.txt`` and
-``Landmark-732_val.txt``; :class:`LandmarkList` reads them from ``data_root``.
+``Landmark-732_val.txt``; :class:`LandmarkList` (registered as ``landmark732``) reads them from
+``data_root``; relative image paths are read under ``data_root``, e.g.
+``<data_root>/images/<class>/<file>.jpg``.
 """
 
 from __future__ import annotations
@@ -164,11 +166,11 @@ class LandmarkList(Dataset):
         if split not in self.FILES:
             raise ValueError(f"unknown split {split!r}; choose one of: train, test")
         if data_root is None:
-            raise DataRootError(f"the paper preset needs data_root with Landmark-732; expected {self.LAYOUT}")
+            raise DataRootError(f"dataset 'landmark732' needs data_root with Landmark-732; expected {self.LAYOUT}")
         root = Path(data_root).expanduser()
         path = root / self.FILES[split]
         if not path.is_file():
-            raise DataRootError(f"missing {path}; expected {self.LAYOUT}")
+            raise DataRootError(f"landmark732: missing {path}; expected {self.LAYOUT}")
         self.root, self.items = root, []
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if not line.strip():
@@ -179,18 +181,32 @@ class LandmarkList(Dataset):
                 assert len(loc) == 8
                 self.items.append((img, loc, int(label)))
             except (ValueError, SyntaxError, AssertionError):
-                raise DataRootError(f"{path}:{n} is not '<path>\\t[8 numbers]\\t<label>'; expected {self.LAYOUT}") from None
+                raise DataRootError(f"landmark732: {path}:{n} is not '<path>\\t[8 numbers]\\t<label>'; "
+                                    f"expected {self.LAYOUT}") from None
+        if not self.items:
+            raise DataRootError(f"landmark732: {path} lists no images; expected {self.LAYOUT}")
+        if not self._path(0).is_file():  # spot check: relative paths resolve under data_root
+            raise DataRootError(f"landmark732: missing image {self._path(0)} (line 1 of {path}); expected {self.LAYOUT}")
         self.transform = _imagenet_transform(train=split == "train" if train_transform is None else train_transform)
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int):
-        from PIL import Image
+    def _path(self, i: int) -> Path:
+        img = Path(self.items[i][0])
+        return img if img.is_absolute() else self.root / img
 
-        img, loc, label = self.items[i]
-        p = Path(img) if Path(img).is_absolute() else self.root / img
-        return self.transform(Image.open(p).convert("RGB")), torch.tensor(loc), label
+    def __getitem__(self, i: int):
+        from reprobook.engine.data.real import open_rgb
+
+        _, loc, label = self.items[i]
+        return self.transform(open_rgb(self._path(i), "landmark732", self.LAYOUT)), torch.tensor(loc), label
+
+
+@register("landmark732", kind="real")
+def landmark732(*, split: str = "train", data_root: str | None = None, train_transform: bool | None = None) -> LandmarkList:
+    """Landmark-732 from the official lists (``test`` reads ``Landmark-732_val.txt``); items (image, location [8], label)."""
+    return LandmarkList(split=split, data_root=data_root, train_transform=train_transform)
 
 
 def _imagenet_transform(*, train: bool):

@@ -5,7 +5,9 @@ the shipped weights. ``paper``: the official networks (nf = 64, depth 4, 4×32 a
 discriminator ngf = 64), T = 100 as in the paper, 256×256 images from ``data_root``, Adam 1e-4
 (β = 0.9, 0.99) halved at 2M/4M/6M of 8M iterations, D Adam 1e-4 (β = 0.5, 0.99), Canny σ = 3 and
 the resampling constants of the official T = 100 comment. ``paper_t400`` is the training
-configs' T = 400 with the hard-coded resampling constants (6, 3, 5, 5).
+configs' T = 400 with the hard-coded resampling constants (6, 3, 5, 5). The paper presets read a
+flat image folder and draw generated masks; ``data`` = ``celeba``/``places2``/``paris_streetview``
+and ``masks = "irregular"`` select the paper's released datasets and NVIDIA's masks instead.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from typing import Literal
 
 from reprobook.engine.config import make_config
 
+DATA = ("book", "folder", "celeba", "places2", "paris_streetview")
+MASKS = ("generated", "irregular")
+
 
 @dataclass(frozen=True)
 class StrDiffusionConfig:
     # data
-    data: Literal["book", "folder"] = "book"  # book: embedded photos + scenes; folder: images under data_root
+    # book: embedded photos + scenes; folder: <data_root>/{train,test}/*; celeba, places2, paris_streetview:
+    # the released layouts under data_root (engine.data.inpainting)
+    data: Literal["book", "folder", "celeba", "places2", "paris_streetview"] = "book"
+    masks: Literal["generated", "irregular"] = "generated"  # generated strokes/boxes or NVIDIA's irregular masks
     size: int = 32  # image side
     n_scenes: int = 1024  # generated training scenes (test: 256)
     canny_sigma: float = 1.0  # Canny σ (official: 3 at 256 px)
@@ -59,6 +67,10 @@ class StrDiffusionConfig:
     device: str = "auto"
 
     def __post_init__(self):
+        if self.data not in DATA:
+            raise ValueError(f"data must be one of {', '.join(DATA)}; got {self.data!r}")
+        if self.masks not in MASKS:
+            raise ValueError(f"masks must be one of {', '.join(MASKS)}; got {self.masks!r}")
         for name in ("size", "nf", "depth", "heads", "dim_head", "d_ngf", "batch_size", "n_test", "n_scenes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

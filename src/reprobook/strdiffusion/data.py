@@ -14,6 +14,10 @@ Book data: 32×32 patches of scikit-image's photographs (the engine's ``image_pa
 generated "scenes" with unambiguous edges (colour gradients, polygons, ellipses, lines,
 stripes). Masks: free-form brush strokes and boxes, binned by hole ratio
 10–20, 20–30, 30–40, 40–50 %.
+
+Paper data (:func:`paper_images`, :func:`mask_set`): a flat folder, or CelebA, Places2 and Paris
+StreetView in their released layouts, and NVIDIA's irregular masks, whose groups 1–4 are the
+four bins (the registered loaders of :mod:`reprobook.engine.data.inpainting`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from reprobook.engine.data import DataRootError, image_patches, register
+from reprobook.engine.data import DataRootError, get_dataset, image_patches, register
 
 BINS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5))
 BIN_NAMES = tuple(f"{int(a * 100)}–{int(b * 100)}%" for a, b in BINS)
@@ -185,3 +189,37 @@ def image_folder_images(data_root: str | None, split: str, *, size: int, limit: 
         im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)).resize((size, size))
         out.append(torch.from_numpy(np.asarray(im, np.float32) / 255.0).permute(2, 0, 1))
     return torch.stack(out)
+
+
+# The split each released set evaluates on (Places2 has no public test labels; its val set is the usual test).
+TEST_SPLIT = {"celeba": "test", "places2": "val", "paris_streetview": "test"}
+
+
+def paper_images(data: str, data_root: str | None, split: str, *, size: int, limit: int | None = None) -> torch.Tensor:
+    """``[N,3,size,size]`` in [0,1]: the first ``limit`` images of a flat folder (``data="folder"``) or of
+    the registered ``celeba``/``places2``/``paris_streetview`` loader (``split`` train or test)."""
+    if data == "folder":
+        return image_folder_images(data_root, split, size=size, limit=limit)
+    if data not in TEST_SPLIT:
+        raise ValueError(f"unknown image set {data!r}; choose one of: folder, {', '.join(TEST_SPLIT)}")
+    ds = get_dataset(data, split="train" if split == "train" else TEST_SPLIT[data], data_root=data_root, size=size)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    return torch.stack([ds[i] for i in range(n)])
+
+
+def mask_set(kind: str, n: int, *, size: int, lo: float, hi: float, seed: int, data_root: str | None = None) -> torch.Tensor:
+    """``n`` masks ``[n,1,size,size]`` (1 known, 0 hole) with hole ratio in ``[lo, hi)``: generated, or
+    drawn (fixed by ``seed``, with replacement when the group is smaller than ``n``) from NVIDIA's group."""
+    if kind == "generated":
+        return make_masks(n, size=size, lo=lo, hi=hi, seed=seed)
+    if kind != "irregular":
+        raise ValueError(f"unknown mask set {kind!r}; choose one of: generated, irregular")
+    from reprobook.engine.data.inpainting import mask_group
+
+    ds = get_dataset("irregular_masks", data_root=data_root, size=size, groups=(mask_group(lo, hi),))
+    if len(ds) == 0:
+        raise DataRootError(f"irregular_masks: no masks of hole ratio ({lo}, {hi}] (files "
+                            f"{2000 * mask_group(lo, hi):05d}.png..); expected {ds.layout}")
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(ds), generator=g)[:n] if len(ds) >= n else torch.randint(len(ds), (n,), generator=g)
+    return torch.stack([ds[int(i)] for i in idx])

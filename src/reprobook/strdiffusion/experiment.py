@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.strdiffusion import metrics as M
 from reprobook.strdiffusion.config import StrDiffusionConfig
-from reprobook.strdiffusion.data import BIN_NAMES, BINS, book_images, image_folder_images, make_masks, structure
+from reprobook.strdiffusion.data import BIN_NAMES, BINS, book_images, mask_set, paper_images, structure
 from reprobook.strdiffusion.sampler import Resampling, SampleStats, early_end, inpaint
 from reprobook.strdiffusion.train import NETS, build_sde, load_weights, shipped_meta, train_one, training_data
 
@@ -70,7 +70,7 @@ def make_test_set(cfg: StrDiffusionConfig, data_root: str | None = None) -> Test
     if cfg.data == "book":
         pool = book_images("test", size=cfg.size, n_scenes=256)
     else:
-        pool = image_folder_images(data_root, "test", size=cfg.size, limit=4 * cfg.n_test)
+        pool = paper_images(cfg.data, data_root, "test", size=cfg.size, limit=4 * cfg.n_test)
     n_photo = len(pool) - 256 if cfg.data == "book" else len(pool)
     g = torch.Generator().manual_seed(0)
     imgs, masks, bins = [], [], []
@@ -82,7 +82,7 @@ def make_test_set(cfg: StrDiffusionConfig, data_root: str | None = None) -> Test
         else:
             idx = torch.randperm(len(pool), generator=g)[:cfg.n_test]
         imgs.append(pool[idx])
-        masks.append(make_masks(len(idx), size=cfg.size, lo=lo, hi=hi, seed=10_000 + b))
+        masks.append(mask_set(cfg.masks, len(idx), size=cfg.size, lo=lo, hi=hi, seed=10_000 + b, data_root=data_root))
         bins.append(torch.full((len(idx),), b))
     return TestSet(torch.cat(imgs), torch.cat(masks), torch.cat(bins))
 

@@ -30,7 +30,7 @@ from reprobook.engine.results import git_commit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.strdiffusion import losses
 from reprobook.strdiffusion.config import PRESETS, StrDiffusionConfig, from_params
-from reprobook.strdiffusion.data import BINS, Augment, book_images, image_folder_images, make_masks, structure
+from reprobook.strdiffusion.data import BINS, Augment, book_images, make_masks, mask_set, paper_images, structure
 from reprobook.strdiffusion.discriminator import Discriminator
 from reprobook.strdiffusion.sde import IRSDE
 from reprobook.strdiffusion.unet import ConditionalUNet
@@ -62,9 +62,9 @@ def training_data(cfg: StrDiffusionConfig, data_root: str | None = None):
     if cfg.data == "book":
         x = book_images("train", size=cfg.size, n_scenes=cfg.n_scenes, seed=cfg.seed)
     else:
-        x = image_folder_images(data_root, "train", size=cfg.size)
-    pool = torch.cat([make_masks(max(64, len(x) // 8), size=cfg.size, lo=lo, hi=hi, seed=1000 + i)
-                      for i, (lo, hi) in enumerate(BINS)])
+        x = paper_images(cfg.data, data_root, "train", size=cfg.size)
+    pool = torch.cat([mask_set(cfg.masks, max(64, len(x) // 8), size=cfg.size, lo=lo, hi=hi, seed=1000 + i,
+                               data_root=data_root) for i, (lo, hi) in enumerate(BINS)])
     G, E = structure(x, torch.ones_like(x[:, :1]), sigma=cfg.canny_sigma, edges_from="full")
     return x, G, E, pool
 

@@ -66,9 +66,10 @@ def digits_hard(*, split: str = "train", copies: int = 2, test_copies: int = 2, 
 def paper_datasets(dataset: str, data_root: str | None):
     """(train, test) of a real dataset with the official scripts' augmentation and normalisation.
 
-    CIFAR: random crop 32 (pad 4) + horizontal flip; Tiny-ImageNet: crop 64 (pad 4) + flip, from an
-    ImageNet-style folder ``<data_root>/{train,val}/<class>/``; ImageNet: random-resized crop 224
-    + flip, validation resize 256 / centre crop 224, same folder layout.
+    CIFAR: random crop 32 (pad 4) + horizontal flip; Tiny-ImageNet (``tiny_imagenet``: the released
+    ``<data_root>/tiny-imagenet-200`` layout, test = its labelled ``val``): crop 64 (pad 4) + flip;
+    ImageNet (``imagenet``: ``<data_root>/{train,val}/<wnid>/``): random-resized crop 224 + flip,
+    validation resize 256 / centre crop 224.
     """
     from torchvision import transforms as T
 
@@ -86,5 +87,5 @@ def paper_datasets(dataset: str, data_root: str | None):
     else:
         train_tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), norm])
         test_tf = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), norm])
-    return (get_dataset("image_folder", split="train", data_root=data_root, transform=train_tf),
-            get_dataset("image_folder", split="val", data_root=data_root, transform=test_tf))
+    return (get_dataset(dataset, split="train", data_root=data_root, transform=train_tf),
+            get_dataset(dataset, split="val", data_root=data_root, transform=test_tf))

@@ -60,7 +60,7 @@ def real_dataset(name: str, split: str, data_root: str | None):
         norm = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
         tf = (T.Compose([T.RandomResizedCrop(227), T.RandomHorizontalFlip(), T.ToTensor(), norm]) if train else
               T.Compose([T.Resize(256), T.CenterCrop(227), T.ToTensor(), norm]))
-        return get_dataset("image_folder", split="train" if train else "val", data_root=data_root, transform=tf)
+        return get_dataset("imagenet", split="train" if train else "val", data_root=data_root, transform=tf)
     norm = T.Normalize([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616])
     tf = (T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), norm]) if train else
           T.Compose([T.ToTensor(), norm]))

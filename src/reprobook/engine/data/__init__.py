@@ -3,7 +3,9 @@
 ``get_dataset(name, split=..., data_root=..., **options)`` returns a map-style dataset. Embedded
 sets come with installed packages (scikit-learn's digits, photographs bundled with
 scikit-image); generated sets are registered by chapters; real sets read the standard on-disk
-layouts under a user's ``data_root`` and never download anything.
+layouts under a user's ``data_root`` and never download anything (``real``: CIFAR and ImageNet-style
+folders; ``real_images``: Tiny-ImageNet and ILSVRC-2012; ``inpainting``: CelebA, Places2, Paris
+StreetView and NVIDIA's irregular masks; chapters register CUB birds and Landmark-732).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def get_dataset(name: str, *, split: str = "train", data_root: str | None = None
     return entry.loader(split=split, **options)
 
 
-from reprobook.engine.data import embedded, real  # noqa: E402,F401  (registers the built-in sets)
+from reprobook.engine.data import embedded, inpainting, real, real_images  # noqa: E402,F401  (registers the built-in sets)
 from reprobook.engine.data.embedded import digits, image_patches  # noqa: E402
 
 __all__ = ["DataRootError", "available", "digits", "get_dataset", "image_patches", "register"]

@@ -21,13 +21,40 @@ CIFAR_LAYOUT = {
 }
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
 def require_root(data_root: str | None, name: str, layout: str) -> Path:
+    """``data_root`` as a folder, or one :class:`DataRootError` naming ``layout``."""
     if data_root is None:
         raise DataRootError(f"dataset {name!r} needs data_root; expected {layout}")
     root = Path(data_root).expanduser()
     if not root.is_dir():
         raise DataRootError(f"data_root {str(root)!r} is not a folder; dataset {name!r} expects {layout}")
     return root
+
+
+def check_split(split: str, splits) -> None:
+    if split not in splits:
+        raise ValueError(f"unknown split {split!r}; choose one of: {', '.join(splits)}")
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Image files directly in ``folder`` (any case of .jpg/.jpeg/.png), sorted by name."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def open_rgb(path: Path, name: str, layout: str):
+    """A PIL RGB image; an unreadable or missing file is a :class:`DataRootError` too."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as e:
+        raise DataRootError(f"{name}: cannot read image {path} ({type(e).__name__}); expected {layout}") from None
 
 
 class CIFAR(Dataset):
@@ -40,8 +67,7 @@ class CIFAR(Dataset):
         folder, train_files, test_files, label_key = CIFAR_LAYOUT[name]
         layout = f"<data_root>/{folder}/{{{','.join(train_files + test_files)}}} (torchvision's CIFAR layout)"
         root = require_root(data_root, name, layout) / folder
-        if split not in ("train", "test"):
-            raise ValueError(f"unknown split {split!r}; choose one of: train, test")
+        check_split(split, ("train", "test"))
         files = train_files if split == "train" else test_files
         data, labels = [], []
         for f in files:
