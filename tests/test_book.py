@@ -1,6 +1,13 @@
 import json
+import shutil
 
-from reprobook.book import scoreboard_markdown
+import nbformat
+import pytest
+import yaml
+
+from reprobook.book import (BRANCH_ENV, REPOSITORY_ENV, Repository, book_config, numbered_pages, prepare_page,
+                            repository_from_env, scoreboard_markdown, timings_markdown)
+from reprobook.chapters import CHAPTERS, repo_root
 from reprobook.engine.results import Record, compare
 
 
@@ -17,3 +24,96 @@ def test_scoreboard_collects_records(tmp_path):
 
 def test_scoreboard_marks_missing_runs(tmp_path):
     assert "not run" in scoreboard_markdown(tmp_path)
+
+
+def test_timings_table_shows_measured_time_budget_threads_and_cpus(tmp_path):
+    import torch
+
+    from reprobook.engine.results import usable_cpus
+
+    Record("intro", parameters={"preset": "book", "smoke": True}, seed=0).save(tmp_path / "intro")
+    Record("tac", parameters={"preset": "book", "smoke": False}, seed=0).save(tmp_path / "tac")
+    rows = {line.split(" | ")[0]: line for line in timings_markdown(tmp_path).splitlines()}
+    intro, tac = rows["| 0. " + CHAPTERS["intro"].title], rows["| 1. " + CHAPTERS["tac"].title]
+    assert f"| {CHAPTERS['intro'].smoke_budget_s} s | `book` (smoke) | {torch.get_num_threads()} | {usable_cpus()} |" in intro
+    assert f"| {CHAPTERS['tac'].budget_s} s | `book` |" in tac
+    assert "| not run |" in rows["| 2. " + CHAPTERS["m2net"].title]
+
+
+def test_timings_table_reads_records_without_threads(tmp_path):
+    rec = Record("intro", parameters={"preset": "book"}).to_dict()
+    del rec["threads"], rec["cpus"]  # a record written before these fields existed
+    (tmp_path / "intro").mkdir()
+    (tmp_path / "intro" / "results.json").write_text(json.dumps(rec))
+    assert "| `book` | — | — |" in timings_markdown(tmp_path)
+
+
+@pytest.mark.parametrize("url", ["https://github.com/some-owner/some.repo", "https://github.com/some-owner/some.repo.git",
+                                 "https://github.com/some-owner/some.repo/"])
+def test_github_url_gives_colab_and_binder_links_to_the_committed_notebook(url):
+    repo = repository_from_env({REPOSITORY_ENV: url, BRANCH_ENV: "dev/x"})
+    assert repo.url == "https://github.com/some-owner/some.repo"
+    assert repo.launch_links("01_tac") == {
+        "Open in Colab": "https://colab.research.google.com/github/some-owner/some.repo/blob/dev/x/notebooks/01_tac.ipynb",
+        "Launch on Binder": "https://mybinder.org/v2/gh/some-owner/some.repo/dev/x?labpath=notebooks/01_tac.ipynb"}
+    assert repository_from_env({REPOSITORY_ENV: url}).branch == "main"
+
+
+def test_no_repository_url_means_no_links():
+    assert repository_from_env({}) is None and repository_from_env({REPOSITORY_ENV: " "}) is None
+
+
+@pytest.mark.parametrize("env", [{REPOSITORY_ENV: "http://github.com/a/b"}, {REPOSITORY_ENV: "https://gitlab.com/a/b"},
+                                 {REPOSITORY_ENV: "https://github.com/a"}, {REPOSITORY_ENV: "https://github.com/a/b/tree/x"},
+                                 {REPOSITORY_ENV: "github.com/a/b"}, {REPOSITORY_ENV: "https://github.com/a/b", BRANCH_ENV: "a b"}])
+def test_bad_repository_setting_is_one_clear_line(env):
+    with pytest.raises(ValueError) as e:
+        repository_from_env(env)
+    msg = str(e.value)
+    assert "\n" not in msg and "not allowed" in msg
+    assert ("https://github.com/OWNER/REPO" in msg) if BRANCH_ENV not in env else ("letters, digits" in msg)
+
+
+def _title_notebook(path, title):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"(chapter-tac)=\n# {title}\n\nText."),
+                                         nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(nb, path)
+    return path
+
+
+def test_prepare_page_numbers_from_the_toc_and_launch_cell_is_idempotent(tmp_path):
+    tac = CHAPTERS["tac"]
+    path = _title_notebook(tmp_path / "01_tac.ipynb", "1. TAC: targeted")
+    repo = Repository("some-owner", "some-repo")
+    prepare_page(path, tac, numbered=True, repo=repo)
+    once = path.read_text()
+    prepare_page(path, tac, numbered=True, repo=repo)
+    assert path.read_text() == once
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].source.count("colab.research.google.com/github/some-owner/some-repo/blob/main/notebooks/01_tac.ipynb") == 1
+    assert "\n# TAC: targeted\n" in nb.cells[1].source and len(nb.cells) == 3
+    prepare_page(path, tac, numbered=True, repo=None)
+    assert "colab" not in path.read_text() and len(nbformat.read(path, as_version=4).cells) == 2
+    unnumbered = _title_notebook(tmp_path / "u.ipynb", "1. TAC: targeted")
+    prepare_page(unnumbered, tac, numbered=False, repo=None)
+    assert "# 1. TAC" in unnumbered.read_text()
+    with pytest.raises(ValueError, match="title says chapter 2"):
+        prepare_page(_title_notebook(tmp_path / "w.ipynb", "2. TAC"), tac, numbered=True, repo=None)
+
+
+def test_numbered_toc_part_gives_each_chapter_its_registry_number():
+    root = repo_root()
+    numbered = numbered_pages(root / "book" / "_toc.yml")
+    toc = yaml.safe_load((root / "book" / "_toc.yml").read_text())
+    order = [c["file"] for p in toc["parts"] for c in p["chapters"] if c["file"] in numbered]
+    by_page = {f"book/runs/{c.name}/{c.stem}": c for c in CHAPTERS.values()}
+    assert [by_page[f].number for f in order] == list(range(1, len(order) + 1))
+    assert {c.number for c in CHAPTERS.values() if f"book/runs/{c.name}/{c.stem}" not in numbered} == {0}
+
+
+def test_repository_button_only_with_a_repository(tmp_path):
+    shutil.copy2(repo_root() / "_config.yml", tmp_path / "_config.yml")
+    assert book_config(tmp_path, None) == tmp_path / "_config.yml"
+    cfg = yaml.safe_load(book_config(tmp_path, Repository("o", "r", "dev")).read_text())
+    assert cfg["repository"] == {"url": "https://github.com/o/r", "branch": "dev"}
+    assert cfg["html"]["use_repository_button"] and cfg["html"]["use_download_button"]

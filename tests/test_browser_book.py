@@ -1,13 +1,16 @@
 """The rendered book in headless Chromium: built from smoke-mode runs of every chapter in a
-temporary folder, served on 127.0.0.1. Screenshots of each chapter page go to
-``_build/test-artifacts/``."""
+temporary folder, served on 127.0.0.1, without a repository URL (so without launch links).
+Screenshots of each chapter page go to ``_build/test-artifacts/``."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urldefrag, urljoin
+from urllib.request import urlopen
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -15,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from _browser import chrome, serve
 from reprobook import chapters
-from reprobook.book import render, stage_sources
+from reprobook.book import REPOSITORY_ENV, numbered_pages, render, stage_sources
 
 ARTIFACTS = chapters.repo_root() / "_build" / "test-artifacts"
 
@@ -32,7 +35,9 @@ def site(tmp_path_factory):
     root = stage_sources(tmp_path_factory.mktemp("book"))
     with ThreadPoolExecutor(2) as pool:  # two kernels at once on the 2-core machine
         list(pool.map(lambda ch: _smoke_run(root, ch), chapters.available().values()))
-    html = render(root=root, quiet=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(REPOSITORY_ENV, raising=False)
+        html = render(root=root, quiet=True)
     with serve(html) as url:
         yield url
 
@@ -84,7 +89,7 @@ def test_figure_numbers_and_citations_resolve(site, browser):
             text = text.strip()
             url, anchor = urldefrag(href or "")
             if text.startswith("Fig."):
-                assert text[4:].strip().split()[0].rstrip(".").isdigit(), f"{page}: unresolved figure number {text!r}"
+                assert re.fullmatch(r"Fig\. \d+(\.\d+)?", text), f"{page}: unresolved figure number {text!r}"
                 seen_fig += 1
             elif url.endswith("bibliography.html") and anchor:
                 seen_cite += 1
@@ -97,6 +102,27 @@ def test_figure_numbers_and_citations_resolve(site, browser):
         assert anchors <= ids, f"link targets missing on {url}: {sorted(anchors - ids)[:5]}"
     assert seen_fig >= len(chapters.available()), "every chapter references at least one numbered figure"
     assert seen_cite >= 7, "the landing page cites the seven papers"
+
+
+def test_figures_numbered_per_chapter_and_notebook_downloads(site, browser):
+    numbered = numbered_pages(chapters.repo_root() / "book" / "_toc.yml")
+    for ch in chapters.available().values():
+        page = f"{site}/book/runs/{ch.name}/{ch.stem}.html"
+        browser.get(page)
+        captions = [e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR, "figure .caption-number")]
+        assert captions, f"{page}: no numbered figure"
+        if f"book/runs/{ch.name}/{ch.stem}" in numbered:  # Fig. N.1, N.2, ... with N the chapter's number
+            expected = [f"Fig. {ch.number}.{i}" for i in range(1, len(captions) + 1)]
+            assert browser.find_element(By.CSS_SELECTOR, "h1 .section-number").text.strip() == f"{ch.number}."
+        else:  # the unnumbered chapter 0 counts its figures plainly
+            expected = [f"Fig. {i}" for i in range(1, len(captions) + 1)]
+        assert captions == expected, f"{page}: figure numbers {captions}"
+        links = browser.find_elements(By.CSS_SELECTOR, "a.btn-download-source-button")
+        hrefs = [a.get_attribute("href") for a in links]
+        assert any(h.endswith(f"/{ch.stem}.ipynb") for h in hrefs), f"{page}: no .ipynb download in {hrefs}"
+        with urlopen(next(h for h in hrefs if h.endswith(".ipynb"))) as r:
+            assert json.load(r)["cells"], f"{page}: the downloaded notebook has no cells"
+        assert "colab.research.google.com" not in browser.page_source, f"{page}: launch link without a repository"
 
 
 def test_navigation_links_walk_the_whole_book(site, browser):

@@ -1,20 +1,33 @@
 """Rendering the book: executed chapters + scoreboard → HTML with Jupyter Book 1.x.
 
 The book's pages for chapters are the notebooks executed by papermill into
-``book/runs/<chapter>/``; the scoreboard (on the landing page and its own page) is generated
-from their ``results.json`` records into ``book/_generated/``. The build runs with warnings as
+``book/runs/<chapter>/``; the scoreboard (on the landing page and its own page) and the timing
+table (on the how-to-run page) are generated from their ``results.json`` records into
+``book/_generated/``. With ``$REPROBOOK_REPOSITORY_URL`` set to a GitHub repository, each chapter
+page gets Colab and Binder links to its committed notebook and the site a repository button. The build runs with warnings as
 errors, so a failed cell or a broken reference fails the command.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from reprobook import chapters as _chapters
 from reprobook.engine.results import claims_markdown, load_record
+
+REPOSITORY_ENV = "REPROBOOK_REPOSITORY_URL"
+BRANCH_ENV = "REPROBOOK_REPOSITORY_BRANCH"
+LAUNCH_CELL_ID = "reprobook-launch"  # marks the inserted links cell, so a rebuild replaces it
+_GITHUB_URL = re.compile(r"https://github\.com/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?")
+_BRANCH = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
 
 VERDICT_MARK = {"holds": "✅ holds", "does not hold": "❌ does not hold", "inconclusive": "➖ inconclusive"}
 
@@ -45,6 +58,99 @@ def scoreboard_markdown(runs_root: Path) -> str:
     return "\n".join(summary) + "\n\n<!-- details -->\n\n" + "\n\n".join(details) + "\n"
 
 
+def timings_markdown(runs_root: Path) -> str:
+    """Markdown table of each chapter's measured wall time next to its budget, from the run records."""
+    rows = ["| chapter | measured wall time | budget | preset | torch threads | CPUs |", "|---|---|---|---|---|---|"]
+    for ch in _chapters.available().values():
+        path = runs_root / ch.name / "results.json"
+        if not path.is_file():
+            rows.append(f"| {ch.number}. {ch.title} | not run | {ch.budget_s} s | | | |")
+            continue
+        rec = load_record(path)
+        params = rec["parameters"]
+        smoke = bool(params.get("smoke"))
+        preset = f"`{params.get('preset', '?')}`" + (" (smoke)" if smoke else "")
+        budget = ch.smoke_budget_s if smoke else ch.budget_s
+        rows.append(f"| {ch.number}. {ch.title} | {rec['wall_time_s']:.0f} s | {budget} s | {preset} | "
+                    f"{rec.get('threads', '—')} | {rec.get('cpus', '—')} |")
+    return "\n".join(rows) + "\n"
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A public GitHub repository holding this book's committed notebooks."""
+
+    owner: str
+    name: str
+    branch: str = "main"
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/{self.owner}/{self.name}"
+
+    def launch_links(self, stem: str) -> dict[str, str]:
+        """Colab and Binder links to the committed ``notebooks/<stem>.ipynb`` (book pages are generated copies)."""
+        path = f"notebooks/{stem}.ipynb"
+        return {"Open in Colab": f"https://colab.research.google.com/github/{self.owner}/{self.name}/blob/{self.branch}/{path}",
+                "Launch on Binder": f"https://mybinder.org/v2/gh/{self.owner}/{self.name}/{self.branch}?labpath={path}"}
+
+
+def repository_from_env(environ=os.environ) -> Repository | None:
+    """The repository named by ``$REPROBOOK_REPOSITORY_URL`` (and ``_BRANCH``), or None when unset."""
+    url = environ.get(REPOSITORY_ENV, "").strip()
+    if not url:
+        return None
+    branch = environ.get(BRANCH_ENV, "").strip() or "main"
+    m = _GITHUB_URL.fullmatch(url)
+    if not m:
+        raise ValueError(f"{REPOSITORY_ENV}={url!r} is not allowed: give an https GitHub repository URL, "
+                         f"https://github.com/OWNER/REPO, or leave it unset for a book without launch links")
+    if not _BRANCH.fullmatch(branch) or ".." in branch:
+        raise ValueError(f"{BRANCH_ENV}={branch!r} is not allowed: give a git branch name of letters, digits, '.', '_', '-', '/'")
+    return Repository(m[1], m[2], branch)
+
+
+def numbered_pages(toc: Path) -> set[str]:
+    """Pages in the TOC's numbered parts: Sphinx gives them their chapter number."""
+    parts = yaml.safe_load(Path(toc).read_text())["parts"]
+    return {c["file"] for p in parts if p.get("numbered") for c in p["chapters"]}
+
+
+def prepare_page(path: Path, chapter: _chapters.Chapter, *, numbered: bool, repo: Repository | None) -> None:
+    """Fit an executed chapter notebook for the book, idempotently: drop the title's typed chapter
+    number where the TOC numbers the page, and put the launch links cell on top when ``repo`` is set."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if c.get("id") != LAUNCH_CELL_ID]
+    title = next(c for c in nb.cells if c.cell_type == "markdown")
+    typed = re.search(r"^# (\d+)\. ", title.source, flags=re.M)
+    if numbered and typed:
+        if int(typed[1]) != chapter.number:
+            raise ValueError(f"{path}: title says chapter {typed[1]}, the registry says {chapter.number}")
+        title.source = title.source[:typed.start()] + "# " + title.source[typed.end():]
+    if repo is not None:
+        links = " · ".join(f"[{label}]({href})" for label, href in repo.launch_links(chapter.stem).items())
+        cell = nbformat.v4.new_markdown_cell(
+            f"**Run this chapter live:** {links} (its notebook in [the repository]({repo.url}), branch `{repo.branch}`)")
+        cell.id = LAUNCH_CELL_ID
+        nb.cells.insert(0, cell)
+    write_if_changed(path, nbformat.writes(nb) + "\n")
+
+
+def book_config(root: Path, repo: Repository | None) -> Path:
+    """``_config.yml`` as is, or a generated copy that adds the repository button when ``repo`` is set."""
+    base = root / "_config.yml"
+    if repo is None:
+        return base
+    cfg = yaml.safe_load(base.read_text())
+    cfg["repository"] = {"url": repo.url, "branch": repo.branch}
+    cfg.setdefault("html", {})["use_repository_button"] = True
+    out = root / "book" / "_generated" / "_config.yml"
+    write_if_changed(out, yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    return out
+
+
 def write_if_changed(path: Path, text: str) -> None:
     """Rewrite only on change, so Sphinx's incremental build sees nothing new on a rerun."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,10 +169,17 @@ def render(*, root: Path | None = None, builder: str = "html", quiet: bool = Fal
     missing = [c.name for c in _chapters.available().values() if not (runs_root / c.name / c.notebook).is_file()]
     if missing:
         raise RuntimeError(f"chapters not executed yet: {', '.join(missing)} (run `reprobook book` to execute them)")
-    write_if_changed(root / "book" / "_generated" / "scoreboard.md", scoreboard_markdown(runs_root))
+    repo = repository_from_env()  # a bad URL stops here, before anything is written
+    generated = root / "book" / "_generated"
+    write_if_changed(generated / "scoreboard.md", scoreboard_markdown(runs_root))
+    write_if_changed(generated / "timings.md", timings_markdown(runs_root))
+    numbered = numbered_pages(root / "book" / "_toc.yml")
+    for ch in _chapters.available().values():
+        page = f"book/runs/{ch.name}/{ch.stem}"
+        prepare_page(root / f"{page}.ipynb", ch, numbered=page in numbered, repo=repo)
     exe = shutil.which("jupyter-book") or str(Path(sys.executable).parent / "jupyter-book")
-    cmd = [exe, "build", str(root), "--toc", str(root / "book" / "_toc.yml"), "--config", str(root / "_config.yml"),
-           "--builder", builder, "-W", "-n", "--keep-going"]
+    cmd = [exe, "build", str(root), "--toc", str(root / "book" / "_toc.yml"), "--config", str(book_config(root, repo)),
+           "--path-output", str(root), "--builder", builder, "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, cwd=root, capture_output=quiet, text=True)
     if proc.returncode != 0:
         tail = (proc.stdout or "")[-3000:] + (proc.stderr or "")[-3000:] if quiet else ""

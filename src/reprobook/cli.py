@@ -55,8 +55,9 @@ def cmd_run_all(args) -> None:
 
 
 def cmd_book(args) -> None:
-    from reprobook.book import book_runs_dir, render
+    from reprobook.book import book_runs_dir, render, repository_from_env
 
+    repository_from_env()  # a bad repository URL fails before minutes of execution
     t0 = time.perf_counter()
     if not args.no_execute:
         _run_all(book_runs_dir(), force=args.force)

@@ -3,7 +3,8 @@
 Every chapter run ends with ``record.save()``, which writes ``results.json`` into the run
 directory (``$REPROBOOK_RUN_DIR`` when the CLI runs the notebook, else the current folder). The
 record holds the chapter, its parameters and seed, the metrics, one entry per claim, package
-versions, the git commit and the wall time. The book's scoreboard collects these files.
+versions, the git commit, the wall time and the torch threads and CPUs it ran with (records
+written before those two fields existed lack them). The book's scoreboard collects these files.
 
 A claim's verdict is never typed: :func:`compare` and :func:`at_least` compute it from the
 measured numbers with a stated rule and return the rule text with it.
@@ -140,6 +141,20 @@ def package_versions() -> dict[str, str]:
             "cpu_count": str(os.cpu_count())}
 
 
+def usable_cpus() -> int | None:
+    """CPUs this process may run on (an affinity mask can hide some of ``os.cpu_count()``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count()
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 @dataclass
 class Record:
     """The results record of one chapter run; create it at the start of the run."""
@@ -170,6 +185,8 @@ class Record:
             "versions": package_versions(),
             "git_commit": git_commit(),
             "wall_time_s": round(time.perf_counter() - self._t0, 2),
+            "threads": _torch_threads(),
+            "cpus": usable_cpus(),
             "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
 
