@@ -133,9 +133,11 @@ def all_reduce(x: torch.Tensor, op: str = "sum") -> torch.Tensor:
 def _differentiable_sum(x: torch.Tensor) -> torch.Tensor:
     # The gradient of a sum over ranks w.r.t. this rank's input is the sum of the upstream
     # gradients of all ranks; torch.distributed.nn's all_reduce implements exactly that.
+    # The group is passed explicitly: the function's default is bound when its module is first
+    # imported, which may be an earlier, destroyed group in a process that re-initialises.
     from torch.distributed.nn.functional import all_reduce as ar
 
-    return ar(x)
+    return ar(x, group=dist.group.WORLD)
 
 
 def global_mean(x: torch.Tensor) -> torch.Tensor:

@@ -144,7 +144,15 @@ def run_training(chapter_name: str, *, preset: str = "paper", data_root: str | N
     distributed.barrier()
     os.environ[RUN_DIR_ENV] = str(out_dir)
     ctx = TrainContext(chapter.name, out_dir, data_root=data_root, progress=progress, dist=ctx_dist)
-    record: Record = _trainer(chapter.trainer)(cfg, ctx)
+    try:
+        record: Record = _trainer(chapter.trainer)(cfg, ctx)
+    except BaseException:
+        # A run that failed before its first checkpoint (missing data, bad setting) leaves nothing behind.
+        if ctx_dist.is_main and not any(ctx.checkpoint("x").parent.glob("*.pt")):
+            (out_dir / "train.json").unlink(missing_ok=True)
+            if out_dir.is_dir() and not any(out_dir.iterdir()):
+                out_dir.rmdir()
+        raise
     record.parameters = {"preset": preset, "smoke": smoke, "world_size": ctx_dist.world_size, **as_dict(cfg),
                          **record.parameters}
     path = out_dir / "results.json"
