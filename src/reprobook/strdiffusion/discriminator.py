@@ -121,7 +121,8 @@ class Discriminator(nn.Module):
             rows = distributed.local_slice(len(h) * distributed.world_size())
             with warnings.catch_warnings():  # the autograd-aware gather is marked deprecated, not replaced
                 warnings.simplefilter("ignore", FutureWarning)
-                h_all = torch.cat(all_gather(h))  # [B_global, C, H, W], ranks in order
+                # the group is named: the function's default is bound to the group present at import
+                h_all = torch.cat(all_gather(h, group=torch.distributed.group.WORLD))  # [B_global, C, H, W]
         else:
             h_all = h
         B, C, H, W = h_all.shape
