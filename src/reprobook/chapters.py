@@ -55,7 +55,8 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
     Chapter("ffgan", 6, "FF-GAN: fine-grained text-image fusion", "06_ffgan.ipynb",
             "reprobook.ffgan", "reprobook.ffgan.config:PRESETS", 180),
     Chapter("strdiffusion", 7, "StrDiffusion: structure-guided diffusion inpainting", "07_strdiffusion.ipynb",
-            "reprobook.strdiffusion", "reprobook.strdiffusion.config:PRESETS", 240),
+            "reprobook.strdiffusion", "reprobook.strdiffusion.config:PRESETS", 240,
+            trainer="reprobook.strdiffusion.trainer:train"),
 ]}
 
 

@@ -19,10 +19,13 @@ build in the official code) is a depthwise stride-2 convolution with the normali
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from reprobook.engine import distributed
 
 
 def variance_scaling_(w: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
@@ -105,14 +108,30 @@ class Discriminator(nn.Module):
         self.end_linear = dense(ngf * 8, 1)
 
     def minibatch_stddev(self, h: torch.Tensor, group: int) -> torch.Tensor:
-        """Append the mean (over features and pixels) std across a group of samples: ``C -> C+1``."""
-        B, C, H, W = h.shape
+        """Append the mean (over features and pixels) std across a group of samples: ``C -> C+1``.
+
+        Groups are strided over the batch (sample i with i + B/g, ...). In data-parallel training
+        they are those of the *global* batch: the local features are gathered (differentiably),
+        the feature is computed for all samples, and this process keeps its rows.
+        """
+        rows = slice(None)
+        if self.training and group > 1 and distributed.current().enabled:
+            from torch.distributed.nn.functional import all_gather
+
+            rows = distributed.local_slice(len(h) * distributed.world_size())
+            with warnings.catch_warnings():  # the autograd-aware gather is marked deprecated, not replaced
+                warnings.simplefilter("ignore", FutureWarning)
+                # the group is named: the function's default is bound to the group present at import
+                h_all = torch.cat(all_gather(h, group=torch.distributed.group.WORLD))  # [B_global, C, H, W]
+        else:
+            h_all = h
+        B, C, H, W = h_all.shape
         g = min(B, group)
         if B % g:
             raise ValueError(f"batch {B} is not divisible by the stddev group {g}")
-        sd = torch.sqrt(h.view(g, -1, C, H, W).var(0, unbiased=False) + 1e-8)  # [B/g, C, H, W]
+        sd = torch.sqrt(h_all.view(g, -1, C, H, W).var(0, unbiased=False) + 1e-8)  # [B/g, C, H, W]
         sd = sd.mean(dim=(1, 2, 3)).view(-1, 1, 1, 1).repeat(g, 1, H, W)  # [B, 1, H, W]
-        return torch.cat([h, sd], dim=1)
+        return torch.cat([h, sd[rows]], dim=1)
 
     def forward(self, t, y, x, *, stddev_group: int | None = None):
         B = y.shape[0]
@@ -126,3 +145,18 @@ class Discriminator(nn.Module):
         h = self.minibatch_stddev(h, stddev_group or self.stddev_group)
         h = F.leaky_relu(self.final_conv(h), 0.2)
         return self.end_linear(h.sum(dim=(2, 3)))  # [B, 1]
+
+
+class ThreeScores(nn.Module):
+    """``D`` on the real, fake and anchor textures in one forward pass: ``-> (d_real, d_fake, d_anchor)``.
+
+    Data-parallel training wraps this module rather than ``D``, so that the three uses of D's
+    weights belong to one forward and one backward, as DDP expects.
+    """
+
+    def __init__(self, D: Discriminator):
+        super().__init__()
+        self.D = D
+
+    def forward(self, t, real, fake, anchor, S):
+        return self.D(t, real, S), self.D(t, fake, S), self.D(t, anchor, S)

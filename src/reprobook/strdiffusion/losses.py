@@ -16,9 +16,15 @@ marginal and the network's reverse mean :math:`\hat z_{t-1} = z_t - [\theta_t(\m
 - discriminator: :math:`\mathrm{softplus}(-D_{real}) + \mathrm{softplus}(D_{fake}) +
   \mathrm{TripletMargin}(D_{anchor}, D_{real}, D_{fake})` with :math:`D_{real} = D(t, y^*_{t-1}, S)`,
   :math:`D_{fake} = D(t, y_t, S)`, :math:`D_{anchor} = D(t, y^*_{t-1}\odot m + y_t\odot(1-m), S)`.
+
+Every per-sample draw (t, the noises of :math:`y_t` and :math:`x_t`) goes through a :class:`Share`:
+it is made for the whole *global* batch and sliced, so processes that each hold a slice of the
+batch draw together exactly what one process holding all of it draws.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +32,32 @@ import torch.nn.functional as F
 from reprobook.strdiffusion.sde import IRSDE
 
 HOLE_WEIGHT = 10.0
+
+
+@dataclass(frozen=True)
+class Share:
+    """This process's ``rows`` of a global batch of ``total`` samples (default: all of it)."""
+
+    total: int
+    rows: slice = field(default_factory=lambda: slice(None))
+
+    def t(self, sde: IRSDE, generator=None) -> torch.Tensor:
+        """Steps :math:`t\\sim\\mathcal U\\{2..T\\}` drawn for the global batch: ``[rows]``."""
+        return sde.random_t(self.total, generator=generator)[self.rows]
+
+    def randn(self, like: torch.Tensor, generator=None) -> torch.Tensor:
+        """Standard normal noise for the global batch, this share's rows: shaped like ``like``."""
+        shape = (self.total, *like.shape[1:])
+        if generator is not None:
+            return torch.randn(shape, generator=generator, device=like.device)[self.rows]
+        # randn_like fills memory in the order of like's layout (flipped/transposed batches): keep
+        # that order for the global batch, whose batch dimension is outermost in memory as like's
+        proto = like if len(like) == self.total else torch.empty_strided(shape, like.stride(), device=like.device)
+        return torch.randn_like(proto)[self.rows]
+
+
+def _share(share: Share | None, n: int) -> Share:
+    return share if share is not None else Share(n)
 
 
 def matching_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, *,
@@ -45,48 +77,64 @@ def texture_pair(img: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, t
     return img, img * mask
 
 
-def ideal_structure(sde: IRSDE, G, E, mask, t, *, generator=None) -> torch.Tensor:
+def ideal_structure(sde: IRSDE, G, E, mask, t, *, generator=None, share: Share | None = None) -> torch.Tensor:
     """Teacher-forced guidance :math:`S = x^*_{t-1}(x_t, G, t)` with :math:`x_t\\sim q(x_t\\mid G, E\\odot m)`."""
     x0, mu_x = structure_pair(G, E, mask)
-    x_t = sde.marginal(x0, mu_x, t, generator=generator)
+    x_t = sde.marginal(x0, mu_x, t, noise=_share(share, len(x0)).randn(x0, generator))
     return sde.optimum(x_t, x0, mu_x, t)
 
 
-def structure_loss(net, sde: IRSDE, G, E, mask, *, generator=None) -> torch.Tensor:
+def structure_loss(net, sde: IRSDE, G, E, mask, *, generator=None, share: Share | None = None) -> torch.Tensor:
     x0, mu = structure_pair(G, E, mask)
-    t = sde.random_t(len(x0), generator=generator)
-    x_t = sde.marginal(x0, mu, t, generator=generator)
+    share = _share(share, len(x0))
+    t = share.t(sde, generator)
+    x_t = sde.marginal(x0, mu, t, noise=share.randn(x0, generator))
     target = sde.optimum(x_t, x0, mu, t)
     pred = sde.reverse_mean(x_t, mu, net(x_t, mu, t), t)
     return matching_loss(pred, target, mask)
 
 
-def texture_loss(net, sde: IRSDE, img, G, E, mask, *, guided: bool = True, generator=None) -> torch.Tensor:
+def texture_loss(net, sde: IRSDE, img, G, E, mask, *, guided: bool = True, generator=None,
+                 share: Share | None = None) -> torch.Tensor:
     """Texture objective; with ``guided`` the net gets the ideal structure at the same t."""
     y0, mu = texture_pair(img, mask)
-    t = sde.random_t(len(y0), generator=generator)
-    y_t = sde.marginal(y0, mu, t, generator=generator)
+    share = _share(share, len(y0))
+    t = share.t(sde, generator)
+    y_t = sde.marginal(y0, mu, t, noise=share.randn(y0, generator))
     target = sde.optimum(y_t, y0, mu, t)
-    S = ideal_structure(sde, G, E, mask, t, generator=generator) if guided else None
+    S = ideal_structure(sde, G, E, mask, t, generator=generator, share=share) if guided else None
     eps_hat = net(y_t, mu, t, S) if guided else net(y_t, mu, t)
     return matching_loss(sde.reverse_mean(y_t, mu, eps_hat, t), target, mask)
 
 
-def discriminator_inputs(sde: IRSDE, img, G, E, mask, t, *, generator=None):
+def discriminator_inputs(sde: IRSDE, img, G, E, mask, t, *, generator=None, share: Share | None = None):
     """``(real, fake, anchor, S)`` textures for D at step ``t`` (all analytic, no network)."""
     y0, mu = texture_pair(img, mask)
-    y_t = sde.marginal(y0, mu, t, generator=generator)
+    share = _share(share, len(y0))
+    y_t = sde.marginal(y0, mu, t, noise=share.randn(y0, generator))
     y_opt = sde.optimum(y_t, y0, mu, t)  # y*_{t-1}
-    S = ideal_structure(sde, G, E, mask, t, generator=generator)
+    S = ideal_structure(sde, G, E, mask, t, generator=generator, share=share)
     anchor = y_opt * mask + y_t * (1 - mask)
     return y_opt, y_t, anchor, S
 
 
-def discriminator_loss(D, sde: IRSDE, img, G, E, mask, *, generator=None) -> tuple[torch.Tensor, dict]:
-    """The official D objective (higher D = real/consistent); returns the loss and D's mean outputs."""
-    t = sde.random_t(len(img), generator=generator)
-    real, fake, anchor, S = discriminator_inputs(sde, img, G, E, mask, t, generator=generator)
-    d_real, d_fake, d_anchor = D(t, real, S), D(t, fake, S), D(t, anchor, S)  # [B, 1] each
+def discriminator_loss(D, sde: IRSDE, img, G, E, mask, *, generator=None,
+                       share: Share | None = None) -> tuple[torch.Tensor, dict]:
+    """The official D objective (higher D = real/consistent); returns the loss and D's mean outputs.
+
+    ``D`` is the discriminator, or a (data-parallel) :class:`~reprobook.strdiffusion.discriminator.ThreeScores`
+    around it, which scores real, fake and anchor in one forward pass.
+    """
+    from reprobook.engine.distributed import unwrap
+    from reprobook.strdiffusion.discriminator import ThreeScores
+
+    share = _share(share, len(img))
+    t = share.t(sde, generator)
+    real, fake, anchor, S = discriminator_inputs(sde, img, G, E, mask, t, generator=generator, share=share)
+    if isinstance(unwrap(D), ThreeScores):
+        d_real, d_fake, d_anchor = D(t, real, fake, anchor, S)
+    else:
+        d_real, d_fake, d_anchor = D(t, real, S), D(t, fake, S), D(t, anchor, S)  # [B, 1] each
     loss = (F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
             + F.triplet_margin_loss(d_anchor, d_real, d_fake, margin=1.0, p=2))
     return loss, {"d_real": d_real.mean().detach(), "d_fake": d_fake.mean().detach()}

@@ -82,10 +82,10 @@ class IRSDE:
         return self._at(self.sigma_bars, t, like)
 
     def marginal(self, z0: torch.Tensor, mu: torch.Tensor, t: T_like, *,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Sample :math:`z_t \\sim q(z_t\\mid z_0, \\mu)`."""
-        eps = torch.randn(z0.shape, generator=generator, device=z0.device) if generator is not None \
-            else torch.randn_like(z0)
+                 generator: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Sample :math:`z_t \\sim q(z_t\\mid z_0, \\mu)`; ``noise`` is :math:`\\epsilon` when drawn by the caller."""
+        eps = noise if noise is not None else \
+            torch.randn(z0.shape, generator=generator, device=z0.device) if generator is not None else torch.randn_like(z0)
         return self.mu_bar(z0, mu, t) + self.sigma_bar(t, z0) * eps
 
     def forward_step(self, z: torch.Tensor, mu: torch.Tensor, t: T_like, *,

@@ -10,6 +10,11 @@ The networks are trained separately, as in the official code: the structure net 
 gray→edge process, the structure-guided texture net with the teacher-forced ideal structure,
 the IR-SDE baseline (same U-Net, no SPADE) on the texture process alone, and the
 discriminator on analytic states only (:mod:`reprobook.strdiffusion.losses`).
+
+:func:`train_one` is the one training function: this script, the notebook's ``retrain`` and
+``reprobook train strdiffusion`` (:mod:`reprobook.strdiffusion.trainer`) all call it. Under
+``torchrun`` the network is data-parallel, each process holds a slice of every global batch, and
+every random draw of a step (mask choice, t, noises) is made for the global batch and sliced.
 """
 
 from __future__ import annotations
@@ -19,19 +24,22 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from reprobook.engine.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, save_checkpoint
 from reprobook.engine.config import as_dict
-from reprobook.engine.loop import BatchStream, History, fit
+from reprobook.engine import distributed, loop
+from reprobook.engine.loop import BatchStream, History
 from reprobook.engine.results import git_commit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.strdiffusion import losses
 from reprobook.strdiffusion.config import PRESETS, StrDiffusionConfig, from_params
 from reprobook.strdiffusion.data import BINS, Augment, book_images, make_masks, mask_set, paper_images, structure
-from reprobook.strdiffusion.discriminator import Discriminator
+from reprobook.strdiffusion.discriminator import Discriminator, ThreeScores
 from reprobook.strdiffusion.sde import IRSDE
 from reprobook.strdiffusion.unet import ConditionalUNet
 
@@ -58,7 +66,10 @@ def build_net(cfg: StrDiffusionConfig, name: str) -> torch.nn.Module:
 
 
 def training_data(cfg: StrDiffusionConfig, data_root: str | None = None):
-    """``(images, G, E, mask_pool)``: train images with their structure, and masks of 10–50 % holes."""
+    """``(images, G, E, mask_pool)``: train images with their structure, and masks of 10–50 % holes.
+
+    The only place training images are read (switch dataset loaders here).
+    """
     if cfg.data == "book":
         x = book_images("train", size=cfg.size, n_scenes=cfg.n_scenes, seed=cfg.seed)
     else:
@@ -69,12 +80,19 @@ def training_data(cfg: StrDiffusionConfig, data_root: str | None = None):
     return x, G, E, pool
 
 
-def train_one(cfg: StrDiffusionConfig, name: str, data, *, checkpoint: str | Path | None = None,
-              progress: bool = True) -> tuple[torch.nn.Module, History]:
-    """Train network ``name`` for its configured steps; returns it (on CPU) and its history."""
-    device = resolve_device(cfg.device)
+def train_one(cfg: StrDiffusionConfig, name: str, data, *, fit: Callable | None = None,
+              checkpoint: str | Path | None = None, progress: bool = True) -> tuple[torch.nn.Module, History]:
+    """Train network ``name`` for its configured steps; returns it (on CPU, eval mode) and its history.
+
+    ``fit`` runs the steps like :func:`reprobook.engine.loop.fit` (default: that function with
+    ``checkpoint``); a ``reprobook train`` run passes its context's checkpointed phase.
+    """
+    device = distributed.device_for(resolve_device(cfg.device))
     seed_everything(cfg.seed + NETS.index(name))
     sde, net = build_sde(cfg), build_net(cfg, name).to(device)
+    # DDP sees one forward per backward: D's three scores come from one ThreeScores call
+    model = distributed.wrap(ThreeScores(net) if name == "disc" else net)
+    share = losses.Share(cfg.batch_size, distributed.local_slice(cfg.batch_size))
     x, G, E, pool = data
     steps = getattr(cfg, f"steps_{name}")
     if name == "disc":
@@ -89,16 +107,17 @@ def train_one(cfg: StrDiffusionConfig, name: str, data, *, checkpoint: str | Pat
         img, g, e = (t.to(device) for t in batch)
         both = aug(torch.cat([img, g, e], 1), torch.default_generator)  # same flips for image and structure
         img, g, e = both[:, :3], both[:, 3:4], both[:, 4:5]
-        m = pool[torch.randint(len(pool), (len(img),))].to(device)
+        # flips are one draw per batch (the same on every process); mask choice is per sample
+        m = pool[torch.randint(len(pool), (share.total,))[share.rows]].to(device)
         if torch.rand(()) < 0.5:
             m = m.flip(-1)
         metrics = {}
         if name == "structure":
-            loss = losses.structure_loss(net, sde, g, e, m)
+            loss = losses.structure_loss(model, sde, g, e, m, share=share)
         elif name in ("texture", "irsde"):
-            loss = losses.texture_loss(net, sde, img, g, e, m, guided=name == "texture")
+            loss = losses.texture_loss(model, sde, img, g, e, m, guided=name == "texture", share=share)
         else:
-            loss, metrics = losses.discriminator_loss(net, sde, img, g, e, m)
+            loss, metrics = losses.discriminator_loss(model, sde, img, g, e, m, share=share)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -107,11 +126,18 @@ def train_one(cfg: StrDiffusionConfig, name: str, data, *, checkpoint: str | Pat
 
     from torch.utils.data import TensorDataset
 
-    hist = fit(step, steps=steps, stream=BatchStream(TensorDataset(x, G, E), batch_size=cfg.batch_size,
+    run = fit if fit is not None else partial(loop.fit, checkpoint=checkpoint, desc=f"train {name}")
+    hist = run(step, steps=steps, stream=BatchStream(TensorDataset(x, G, E), batch_size=cfg.batch_size,
                                                       seed=cfg.seed + NETS.index(name)),
-               state={"net": net, "opt": opt, "sched": sched}, checkpoint=checkpoint,
-               ckpt_every=max(1, steps // 10), desc=f"train {name}", progress=progress)
+               state={"net": net, "opt": opt, "sched": sched}, ckpt_every=max(1, steps // 10), progress=progress)
     return net.cpu().eval(), hist
+
+
+def trained_info(cfg: StrDiffusionConfig, name: str, hist: History) -> dict:
+    """Provenance of a network trained in this run (the record's ``training`` entry)."""
+    return {"source": "trained in this run", "steps": getattr(cfg, f"steps_{name}"),
+            "seed": cfg.seed + NETS.index(name), "wall_time_s": round(hist.wall_time_s, 1),
+            "loss": hist.series("loss")}
 
 
 def save_weights(nets: dict[str, torch.nn.Module], out: str | Path, meta: dict) -> None:

@@ -1,0 +1,94 @@
+"""``reprobook train strdiffusion``: global-batch draws, D's one-forward scores, the record at the paper preset."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from reprobook.cli import main
+from reprobook.engine import distributed
+from reprobook.strdiffusion import losses
+from reprobook.strdiffusion.discriminator import Discriminator, ThreeScores
+from reprobook.strdiffusion.sde import IRSDE
+
+
+def test_share_slices_the_global_draws(monkeypatch):
+    """Two processes' draws, put together, are the one-process draws (also for a transposed batch)."""
+    sde = IRSDE(T=10)
+    like = torch.zeros(4, 5, 6, 6).transpose(-1, -2)[:, :3]  # the layout after the training flips
+    torch.manual_seed(0)
+    whole = losses.Share(4).t(sde), losses.Share(4).randn(like)
+    parts = []
+    for rank in range(2):
+        monkeypatch.setattr(distributed, "_CTX", distributed.Context(rank=rank, world_size=2))
+        torch.manual_seed(0)
+        share = losses.Share(4, distributed.local_slice(4))
+        parts.append((share.t(sde), share.randn(like[2 * rank:2 * rank + 2])))
+    monkeypatch.setattr(distributed, "_CTX", distributed.Context())
+    assert torch.equal(torch.cat([parts[0][0], parts[1][0]]), whole[0])
+    assert torch.equal(torch.cat([parts[0][1], parts[1][1]]), whole[1])
+    torch.manual_seed(0)  # one process: the draw is randn_like of the batch itself, as before the refactor
+    losses.Share(4).t(sde)
+    assert torch.equal(whole[1], torch.randn_like(like))
+
+
+def test_three_scores_is_three_discriminator_calls():
+    torch.manual_seed(0)
+    D = Discriminator(nc=4, ngf=4, t_emb_dim=16)
+    t, S = torch.tensor([3, 4, 5, 6]), torch.rand(4, 1, 16, 16)
+    y = [torch.rand(4, 3, 16, 16) for _ in range(3)]
+    got = ThreeScores(D)(t, *y, S)
+    for g, yi in zip(got, y):
+        assert torch.equal(g, D(t, yi, S))
+
+
+def _write_images(folder, n, rng):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i in range(n):  # non-square, so the centre crop and resize are exercised
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+
+
+TINY = ["size=32", "nf=8", "depth=2", "dim_head=8", "d_ngf=8", "canny_sigma=1.0", "T=5", "batch_size=4",
+        "n_test=1", "u_max=1", "u_min=1", "sweep_splits=(0.4,)", "steps_structure=2", "steps_texture=2",
+        "steps_irsde=2", "steps_disc=2"]
+
+
+def test_paper_preset_on_an_image_folder_writes_the_record(tmp_path):
+    rng = np.random.default_rng(0)
+    _write_images(tmp_path / "data" / "train", 8, rng)
+    _write_images(tmp_path / "data" / "test", 4, rng)
+    out = tmp_path / "run"
+    sets = [a for s in TINY for a in ("--set", s)]
+    assert main(["train", "strdiffusion", "--preset", "paper", "--data-root", str(tmp_path / "data"), "--quiet",
+                 "--out", str(out), *sets]) == 0
+    rec = json.loads((out / "results.json").read_text())
+    assert rec["parameters"]["preset"] == "paper" and rec["parameters"]["data"] == "folder"
+    assert set(rec["metrics"]) == {"per_bin", "mean", "split_sweep_psnr", "resampling", "d_separation", "training"}
+    assert set(rec["metrics"]["mean"]) == {"IR-SDE", "+ structure", "+ resampling", "paper rule", "masked edges"}
+    assert rec["metrics"]["training"]["disc"]["source"] == "trained in this run"
+    ids = [c["id"] for c in rec["claims"]]
+    assert ids[:5] == ["1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
+                       "2b-gain-grows-with-hole", "3-resampling-helps"]
+    assert ids[5:] == ["4-psnr-beats-irsde", "4-ssim-beats-irsde", "5-psnr-reaches-paper", "5-ssim-reaches-paper"]
+    assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in rec["claims"])
+    assert "33.17" in rec["claims"][7]["paper"]
+    hist = json.loads((out / "history.json").read_text())
+    assert list(hist) == ["structure", "texture", "irsde", "disc"]
+    assert set(hist["disc"]["metrics"]) == {"loss", "d_real", "d_fake"}
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == \
+        ["disc.pt", "irsde.pt", "structure.pt", "texture.pt"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--preset", "book", "--set", "T=2"], "T must be >= 5"),
+    (["--preset", "paper"], "the paper preset needs data_root"),
+])
+def test_bad_settings_fail_with_one_line(tmp_path, capsys, argv, message):
+    assert main(["train", "strdiffusion", *argv, "--quiet", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
