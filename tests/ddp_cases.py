@@ -8,4 +8,16 @@ augmentation) are switched off, since they cannot match by construction.
 CASES: dict[str, list[str]] = {
     "intro": ["intro", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "steps=12",
               "--set", "batch_size=32"],
+    # TAC: the book net has no dropout (AlexNet's fc7/fc8 dropout draws masks per rank). Binary
+    # layers (sign activations, max-pool over tied ±α sums) turn rounding-level differences into
+    # different sub-gradients after a step or two, and the pre-BN conv1 bias (true gradient 0) is
+    # moved by Adam on rounding noise, which the frozen trunk's eval-mode BN then sees. So the
+    # full-precision stage and the FC compression stages (prune, quantize on a fixed trunk) are
+    # compared step by step in two short runs; binary training shares their code path.
+    "tac-fp": ["tac", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "sweep_seeds=0",
+               "--set", "fp_steps=6", "--set", "bin_steps=0", "--set", "prune_steps=0", "--set", "quant_steps=0",
+               "--set", "batch_size=32"],
+    "tac": ["tac", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "sweep_seeds=0",
+            "--set", "fp_steps=0", "--set", "bin_steps=0", "--set", "prune_steps=4", "--set", "quant_steps=4",
+            "--set", "batch_size=32"],
 }
