@@ -20,4 +20,8 @@ CASES: dict[str, list[str]] = {
     "tac": ["tac", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "sweep_seeds=0",
             "--set", "fp_steps=0", "--set", "bin_steps=0", "--set", "prune_steps=4", "--set", "quant_steps=4",
             "--set", "batch_size=32"],
+    # M²Net: pre-training (random block drop), phase 1 and 2 of M²Net and BlockDrop (curriculum);
+    # path samples, the block drop and the reward's batch diversity are global-batch quantities.
+    "m2net": ["m2net", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "per_class=4",
+              "--set", "test_per_class=3", "--set", "batch_size=16", "--set", "variants=('m2net','blockdrop')"],
 }
