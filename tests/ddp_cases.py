@@ -15,4 +15,20 @@ CASES: dict[str, list[str]] = {
                      "--set", "u_max=1", "--set", "u_min=1", "--set", "sweep_splits=(0.4,)",
                      "--set", "steps_structure=3", "--set", "steps_texture=3", "--set", "steps_irsde=3",
                      "--set", "steps_disc=2", "--set", "d_lr=1e-5"],
+    # TAC: the book net has no dropout (AlexNet's fc7/fc8 dropout draws masks per rank). Binary
+    # layers (sign activations, max-pool over tied ±α sums) turn rounding-level differences into
+    # different sub-gradients after a step or two, and the pre-BN conv1 bias (true gradient 0) is
+    # moved by Adam on rounding noise, which the frozen trunk's eval-mode BN then sees. So the
+    # full-precision stage and the FC compression stages (prune, quantize on a fixed trunk) are
+    # compared step by step in two short runs; binary training shares their code path.
+    "tac-fp": ["tac", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "sweep_seeds=0",
+               "--set", "fp_steps=6", "--set", "bin_steps=0", "--set", "prune_steps=0", "--set", "quant_steps=0",
+               "--set", "batch_size=32"],
+    "tac": ["tac", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "sweep_seeds=0",
+            "--set", "fp_steps=0", "--set", "bin_steps=0", "--set", "prune_steps=4", "--set", "quant_steps=4",
+            "--set", "batch_size=32"],
+    # M²Net: pre-training (random block drop), phase 1 and 2 of M²Net and BlockDrop (curriculum);
+    # path samples, the block drop and the reward's batch diversity are global-batch quantities.
+    "m2net": ["m2net", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "per_class=4",
+              "--set", "test_per_class=3", "--set", "batch_size=16", "--set", "variants=('m2net','blockdrop')"],
 }

@@ -50,6 +50,7 @@ class Context:
 
 
 _CTX = Context()
+_GROUPS = 0  # process groups this process has created
 
 
 def current() -> Context:
@@ -85,7 +86,17 @@ def init(device: str | torch.device = "auto") -> Context:
     if want_cuda:
         torch.cuda.set_device(local)
     if not dist.is_initialized():
-        dist.init_process_group(backend)
+        global _GROUPS
+        _GROUPS += 1
+        if _GROUPS == 1:
+            dist.init_process_group(backend)
+        else:
+            # A group created again in the same process (several runs in one process) would read the
+            # previous group's rendezvous keys from torchrun's store and connect to closed ports:
+            # each later group gets keys of its own.
+            store, _, _ = next(dist.rendezvous("env://"))
+            dist.init_process_group(backend, store=dist.PrefixStore(f"reprobook-group{_GROUPS}", store),
+                                    rank=rank, world_size=n)
     _CTX = Context(rank=rank, world_size=n, local_rank=local, backend=dist.get_backend())
     return _CTX
 

@@ -1,15 +1,28 @@
 """Chapter 2 experiment: pre-train the recognition network, then train M²Net, BlockDrop and the
 ablations (phase 1: policy only; phase 2: joint) through :func:`reprobook.engine.loop.fit`, and
-evaluate greedy paths on the test set (Chapter 2, §The run)."""
+evaluate greedy paths on the test set (Chapter 2, §The run).
+
+Every phase goes through a *fitter* ``fitter(name, step_fn, **fit_kwargs) -> History``: the
+notebook's default checkpoints into the run directory, ``reprobook train`` passes its context's
+resumable phases. The same code runs under ``torchrun``: each rank holds a slice of every global
+batch, the trained networks are data-parallel (global batch norm), and everything the method
+computes over the batch is taken over the global batch — the sampled paths (Bernoulli draws on the
+gathered keep probabilities, from the same random stream on every rank), the batch diversity of
+the reward and of its greedy baseline, the number of unique paths, the random block drop of
+pre-training, and phase 2's REINFORCE term, which the official code sums (not averages) over the
+batch. With one process all of this is the single-process computation, bit for bit.
+"""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 
+from reprobook.engine import distributed
 from reprobook.engine.checkpoint import run_checkpoint
 from reprobook.engine.config import as_dict
 from reprobook.engine.loop import BatchStream, History, fit
@@ -18,6 +31,8 @@ from reprobook.m2net import method as M
 from reprobook.m2net.config import M2NetConfig
 from reprobook.m2net.data import GeoLandmarks, LandmarkList, geo_landmarks, hard_cities
 from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops
+
+Fitter = Callable[..., History]  # fitter(name, step_fn, **fit_kwargs) -> History
 
 
 @dataclass(frozen=True)
@@ -55,8 +70,12 @@ def build_rnet(cfg: M2NetConfig) -> FlatResNet:
     """Recognition network: book (BasicBlocks on 16×16 grey) or paper (``FlatResNet224(Bottleneck, [7,7,7])``)."""
     if cfg.arch == "paper":
         # 224 → stem /4 → 56 → 56, 28, 14; AvgPool2d(7) on 14×14 → 2×2×1024 = 4096 features.
+        side = 56
+        for st in cfg.strides:
+            side = (side - 1) // st + 1
+        fc_in = (side // 7) ** 2 * cfg.planes[-1] * 4
         return FlatResNet(block="bottleneck", layers=cfg.layers, planes=cfg.planes, strides=cfg.strides,
-                          in_channels=3, stem="imagenet", pool=7, fc_in=4096, num_classes=cfg.num_classes)
+                          in_channels=3, stem="imagenet", pool=7, fc_in=fc_in, num_classes=cfg.num_classes)
     return FlatResNet(block="basic", layers=cfg.layers, planes=cfg.planes, strides=cfg.strides,
                       in_channels=1, stem="small", num_classes=cfg.num_classes)
 
@@ -97,11 +116,39 @@ def _batch(batch, device):
 
 # --- training ------------------------------------------------------------------------------------
 
-def pretrain(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = True) -> tuple[FlatResNet, History]:
+def checkpoint_fitter(cfg: M2NetConfig) -> Fitter:
+    """The notebook's fitter: each phase checkpoints into the run directory, keyed by config and code."""
+
+    def fitter(name: str, step_fn, **kw) -> History:
+        return fit(step_fn, checkpoint=run_checkpoint(f"m2net-{name}", as_dict(cfg)), **kw)
+
+    return fitter
+
+
+def global_batch(x: torch.Tensor) -> torch.Tensor:
+    """``[B_local, ...]`` of every rank → the global batch ``[B, ...]`` (no gradient); ``x`` for one process."""
+    ctx = distributed.current()
+    if not ctx.enabled:
+        return x
+    full = x.new_zeros((x.shape[0] * ctx.world_size, *x.shape[1:]))
+    full[distributed.local_slice(len(full))] = x.detach()
+    return distributed.all_reduce(full)  # the other ranks' rows are zeros here: the sum is exact
+
+
+def sample_global(s_t: torch.Tensor) -> torch.Tensor:
+    """``u ~ Bernoulli(s̃)`` drawn for the global batch from the shared random stream; this rank's rows."""
+    s_all = global_batch(s_t)
+    return M.sample_path(s_all)[distributed.local_slice(len(s_all))]
+
+
+def pretrain(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = True,
+             fitter: Fitter | None = None) -> tuple[FlatResNet, History]:
     """Cross-entropy training of the recognition network on full paths (a fraction ``pretrain_drop``
     of blocks dropped at random per sample: a reconstruction that makes it robust to block removal)."""
     seed_everything(seed)
     rnet = build_rnet(cfg).to(device)
+    # Blocks dropped by the whole batch get no gradient: DDP must not wait for them.
+    model = distributed.wrap(rnet, find_unused_parameters=bool(cfg.pretrain_drop))
     opt = torch.optim.Adam(rnet.parameters(), lr=cfg.pretrain_lr)
     stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
     spe, K = stream.steps_per_epoch, cfg.num_blocks
@@ -109,31 +156,39 @@ def pretrain(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = Tru
     def step(batch, t):
         x, _, y = _batch(batch, device)
         _set_lr(opt, cfg.pretrain_lr, (t - 1) // spe, cfg)
-        rnet.train()
-        u = (torch.rand(len(y), K) >= cfg.pretrain_drop).float().to(device) if cfg.pretrain_drop else None
-        out = rnet(x, u)
+        model.train()
+        u = None
+        if cfg.pretrain_drop:  # drawn for the global batch, this rank's rows kept
+            n = len(y) * distributed.world_size()
+            u = (torch.rand(n, K) >= cfg.pretrain_drop).float()[distributed.local_slice(n)].to(device)
+        out = model(x, u)
         loss = F.cross_entropy(out, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         return {"loss": loss, "acc": (out.argmax(1) == y).float().mean()}
 
-    h = fit(step, steps=cfg.pretrain_epochs * spe, stream=stream, state={"rnet": rnet, "opt": opt},
-            checkpoint=run_checkpoint(f"m2net-rnet-seed{seed}", as_dict(cfg)),
-            ckpt_every=cfg.ckpt_every_epochs * spe, desc=f"pre-train ResNet, seed {seed}", progress=progress)
+    fitter = fitter or checkpoint_fitter(cfg)
+    h = fitter(f"rnet-seed{seed}", step, steps=cfg.pretrain_epochs * spe, stream=stream,
+               state={"rnet": rnet, "opt": opt}, ckpt_every=cfg.ckpt_every_epochs * spe,
+               desc=f"pre-train ResNet, seed {seed}", progress=progress)
     return rnet, h
 
 
 def train_variant(cfg: M2NetConfig, variant: Variant, rnet0: FlatResNet, train, *, seed: int, device,
-                  progress: bool = True) -> tuple[FlatResNet, PolicyNet, History, History]:
+                  progress: bool = True, fitter: Fitter | None = None
+                  ) -> tuple[FlatResNet, PolicyNet, History, History]:
     """Phase 1 (policy only, frozen recognition network) then phase 2 (joint), for one variant."""
     seed_everything(seed)
     rnet = copy.deepcopy(rnet0).to(device)
     policy = build_policy(cfg, variant).to(device)
     stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
     spe, K = stream.steps_per_epoch, cfg.num_blocks
-    tag = f"m2net-{variant.name}-seed{seed}"
+    tag = f"{variant.name}-seed{seed}"
     rw = {"w_div": variant.w_div, "w_sp": variant.w_sp}
+    fitter = fitter or checkpoint_fitter(cfg)
+    # One data-parallel policy for both phases; its value head is never used (official code).
+    policy_m = distributed.wrap(policy, find_unused_parameters=True)
 
     # Phase 1: the recognition network is frozen (eval mode, no gradient).
     for p in rnet.parameters():
@@ -145,11 +200,11 @@ def train_variant(cfg: M2NetConfig, variant: Variant, rnet0: FlatResNet, train, 
         epoch = (t - 1) // spe
         _set_lr(opt1, cfg.phase1_lr, epoch, cfg)
         rnet.eval()
-        policy.train()
-        s = policy(x, loc)  # [B, K] keep probabilities
+        policy_m.train()
+        s = policy_m(x, loc)  # [B, K] keep probabilities
         u_g = M.greedy_path(s)  # greedy baseline path
         s_t = M.bound_probs(s, cfg.alpha)
-        u = M.sample_path(s_t)
+        u = sample_global(s_t)
         mask = None
         if variant.curriculum:  # BlockDrop: only the last c blocks are decided
             c = min(K, 1 + int((t - 1) // (cfg.cl_epochs * spe)))
@@ -157,50 +212,54 @@ def train_variant(cfg: M2NetConfig, variant: Variant, rnet0: FlatResNet, train, 
         with torch.no_grad():
             ok_g = rnet(x, u_g).argmax(1) == y
             ok = rnet(x, u).argmax(1) == y
-        R = M.reward(ok, u, penalty=cfg.penalty1, **rw)
-        A = R - M.reward(ok_g, u_g, penalty=cfg.penalty1, **rw)  # self-critical advantage [B]
-        loss = M.phase1_loss(s_t, u, A, beta=cfg.beta, mask=mask)
+        u_all, u_g_all = global_batch(u), global_batch(u_g)  # diversity is relative to the global batch
+        R = M.reward(ok, u, penalty=cfg.penalty1, batch=u_all, **rw)
+        A = R - M.reward(ok_g, u_g, penalty=cfg.penalty1, batch=u_g_all, **rw)  # self-critical advantage [B]
+        loss = M.phase1_loss(s_t, u, A, beta=cfg.beta, mask=mask)  # a batch mean: DDP's average is global
         opt1.zero_grad(set_to_none=True)
         loss.backward()
         opt1.step()
         return {"reward": R.mean(), "acc": ok.float().mean(), "blocks": u.sum(1).mean(),
-                "greedy_unique": M.unique_paths(u_g)}
+                "greedy_unique": M.unique_paths(u_g_all)}
 
-    h1 = fit(step1, steps=cfg.phase1_epochs * spe, stream=stream, state={"policy": policy, "opt": opt1},
-             checkpoint=run_checkpoint(tag + "-p1", as_dict(cfg)), ckpt_every=cfg.ckpt_every_epochs * spe,
-             desc=f"{variant.label} phase 1, seed {seed}", progress=progress)
+    h1 = fitter(tag + "-p1", step1, steps=cfg.phase1_epochs * spe, stream=stream,
+                state={"policy": policy, "opt": opt1}, ckpt_every=cfg.ckpt_every_epochs * spe,
+                desc=f"{variant.label} phase 1, seed {seed}", progress=progress)
 
     # Phase 2: joint fine-tuning, REINFORCE (summed over the batch) + CE on the sampled path.
     for p in rnet.parameters():
         p.requires_grad_(True)
+    rnet_m = distributed.wrap(rnet, find_unused_parameters=True)  # blocks dropped by the whole batch
     opt2 = torch.optim.Adam([*policy.parameters(), *rnet.parameters()], lr=cfg.phase2_lr)
+    n_proc = distributed.world_size()
 
     def step2(batch, t):
         x, loc, y = _batch(batch, device)
         _set_lr(opt2, cfg.phase2_lr, (t - 1) // spe, cfg)
-        rnet.train()
-        policy.train()
-        s = policy(x, loc)
+        rnet_m.train()
+        policy_m.train()
+        s = policy_m(x, loc)
         u_g = M.greedy_path(s)
         s_t = M.bound_probs(s, cfg.alpha)
-        u = M.sample_path(s_t)
-        with torch.no_grad():
+        u = sample_global(s_t)
+        with torch.no_grad():  # the unwrapped network: no DDP bookkeeping for a gradient-free pass
             ok_g = rnet(x, u_g).argmax(1) == y
-        out = rnet(x, u)  # gradient into the recognition network only through the sampled path
+        out = rnet_m(x, u)  # gradient into the recognition network only through the sampled path
         ok = out.argmax(1) == y
-        R = M.reward(ok, u, penalty=cfg.penalty2, **rw)
-        A = R - M.reward(ok_g, u_g, penalty=cfg.penalty2, **rw)
-        loss = M.phase2_policy_loss(s_t, u, A) + F.cross_entropy(out, y)
+        u_all, u_g_all = global_batch(u), global_batch(u_g)
+        R = M.reward(ok, u, penalty=cfg.penalty2, batch=u_all, **rw)
+        A = R - M.reward(ok_g, u_g, penalty=cfg.penalty2, batch=u_g_all, **rw)
+        # The REINFORCE term is a sum over the global batch; DDP averages over ranks, hence × ranks.
+        loss = n_proc * M.phase2_policy_loss(s_t, u, A) + F.cross_entropy(out, y)
         opt2.zero_grad(set_to_none=True)
         loss.backward()
         opt2.step()
         return {"reward": R.mean(), "acc": ok.float().mean(), "blocks": u.sum(1).mean(),
-                "greedy_unique": M.unique_paths(u_g)}
+                "greedy_unique": M.unique_paths(u_g_all)}
 
-    h2 = fit(step2, steps=cfg.phase2_epochs * spe, stream=stream,
-             state={"policy": policy, "rnet": rnet, "opt": opt2},
-             checkpoint=run_checkpoint(tag + "-p2", as_dict(cfg)), ckpt_every=cfg.ckpt_every_epochs * spe,
-             desc=f"{variant.label} phase 2, seed {seed}", progress=progress)
+    h2 = fitter(tag + "-p2", step2, steps=cfg.phase2_epochs * spe, stream=stream,
+                state={"policy": policy, "rnet": rnet, "opt": opt2}, ckpt_every=cfg.ckpt_every_epochs * spe,
+                desc=f"{variant.label} phase 2, seed {seed}", progress=progress)
     rnet.eval()
     policy.eval()
     return rnet, policy, h1, h2
@@ -343,9 +402,9 @@ def _evaluate(cfg, rnet, policy, test, flops, seed):
     return metrics, u, logits.argmax(1), loc_test
 
 
-def run(cfg: M2NetConfig, *, progress: bool = True) -> M2NetResult:
+def run(cfg: M2NetConfig, *, progress: bool = True, fitter: Fitter | None = None) -> M2NetResult:
     """Pre-train, train every variant in ``cfg.variants`` for ``cfg.n_seeds`` seeds, evaluate."""
-    device = resolve_device(cfg.device)
+    device = distributed.device_for(resolve_device(cfg.device))
     train, test = load_data(cfg)
     x_shape = tuple(test[0][0].shape)
     flops = block_flops(build_rnet(cfg), x_shape)
@@ -354,11 +413,12 @@ def run(cfg: M2NetConfig, *, progress: bool = True) -> M2NetResult:
     full, models, pre_h = [], {}, []
     for i in range(cfg.n_seeds):
         seed = cfg.seed + i
-        rnet0, h0 = pretrain(cfg, train, seed=seed, device=device, progress=progress)
+        rnet0, h0 = pretrain(cfg, train, seed=seed, device=device, progress=progress, fitter=fitter)
         pre_h.append(h0)
         full.append(_evaluate(cfg, rnet0, None, test, flops, seed)[0])
         for name, v in vs.items():
-            rnet, policy, h1, h2 = train_variant(cfg, v, rnet0, train, seed=seed, device=device, progress=progress)
+            rnet, policy, h1, h2 = train_variant(cfg, v, rnet0, train, seed=seed, device=device, progress=progress,
+                                                 fitter=fitter)
             metrics, u, pred, loc_test = _evaluate(cfg, rnet, policy, test, flops, seed)
             runs[name].append(RunOut(metrics, u, pred, loc_test, {"phase1": h1, "phase2": h2}))
             if i == 0:

@@ -62,19 +62,23 @@ def curriculum_mask(K: int, c: int, *, device=None) -> torch.Tensor:
     return m
 
 
-def hamming_diversity(u: torch.Tensor) -> torch.Tensor:
-    r""":math:`d_i = \frac1B\sum_j \frac1K\sum_k |u_{ik} - u_{jk}|`: mean Hamming fraction to the batch, ``[B]``."""
+def hamming_diversity(u: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
+    r""":math:`d_i = \frac1B\sum_j \frac1K\sum_k |u_{ik} - u_{jk}|`: mean Hamming fraction to the batch, ``[B]``.
+
+    ``batch [B, K]`` is the whole batch the :math:`j` run over (default ``u``); a process of a
+    multi-process run passes the global batch and gets the values of its own rows ``u``.
+    """
     u = u.float()
+    v = u if batch is None else batch.float()
     # For binary vectors |a − b| = a + b − 2ab, so the [B, B] distance matrix is a matrix product.
     K = u.shape[1]
-    n1 = u.sum(1)  # [B]
-    dist = (n1[:, None] + n1[None, :] - 2 * u @ u.T) / K  # [B, B]
+    dist = (u.sum(1)[:, None] + v.sum(1)[None, :] - 2 * u @ v.T) / K  # [B_local, B]
     return dist.mean(1)
 
 
-def diversity_reward(u: torch.Tensor) -> torch.Tensor:
+def diversity_reward(u: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
     r""":math:`R_\mathrm{div} = 1 - (1 - d_i)^2`, ``[B]``."""
-    return 1 - (1 - hamming_diversity(u)) ** 2
+    return 1 - (1 - hamming_diversity(u, batch)) ** 2
 
 
 def sparsity_reward(u: torch.Tensor) -> torch.Tensor:
@@ -83,14 +87,15 @@ def sparsity_reward(u: torch.Tensor) -> torch.Tensor:
 
 
 def reward(correct: torch.Tensor, u: torch.Tensor, *, penalty: float, w_div: float = 0.6,
-           w_sp: float = 0.4) -> torch.Tensor:
+           w_sp: float = 0.4, batch: torch.Tensor | None = None) -> torch.Tensor:
     r""":math:`R = w_\mathrm{div}R_\mathrm{div} + w_\mathrm{sp}R_\mathrm{sp}` where ``correct``, else ``penalty``; ``[B]``.
 
-    M²Net: ``w_div=0.6, w_sp=0.4``; BlockDrop: ``w_div=0, w_sp=1``.
+    M²Net: ``w_div=0.6, w_sp=0.4``; BlockDrop: ``w_div=0, w_sp=1``. ``batch``: the global batch of
+    paths the diversity is measured against (default ``u``).
     """
     r = w_sp * sparsity_reward(u)
     if w_div:
-        r = r + w_div * diversity_reward(u)
+        r = r + w_div * diversity_reward(u, batch)
     return torch.where(correct.bool(), r, torch.full_like(r, float(penalty)))
 
 

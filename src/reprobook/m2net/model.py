@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprobook.engine import distributed
+
 
 def conv3x3(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False)
@@ -135,13 +137,22 @@ class FlatResNet(nn.Module):
                     x = F.relu(r + block(x))
                 else:
                     a = u[:, k].to(x.dtype).view(-1, 1, 1, 1)  # [B, 1, 1, 1]
-                    if bool(a.any()):  # every sample drops block k: skip computing it
+                    if self._any(a):  # every sample drops block k: skip computing it
                         x = a * F.relu(r + block(x)) + (1 - a) * r
                     else:
                         x = r
                 k += 1
         x = self.pool(x).flatten(1)  # [B, feat_dim]
         return self.fc(x)
+
+    def _any(self, a: torch.Tensor) -> bool:
+        """Whether any sample keeps the block; in multi-process training, any sample of the *global*
+        batch, so that every rank runs the block's batch-norm collectives (and the single-process
+        skip rule holds)."""
+        used = a.any()
+        if self.training and distributed.current().enabled:
+            used = distributed.all_reduce(used.float(), "max") > 0
+        return bool(used)
 
 
 class LocationBranch(nn.Module):

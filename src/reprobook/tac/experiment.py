@@ -19,6 +19,11 @@ features are computed once and the FC stages train on them (same numbers, much f
 The sweep (first ``sweep_seeds`` seeds) repeats step 3 for every pruning rate and bit-width, for the
 uniform quantizer and for quantize → prune, and trains the binary-FC treatment on the same frozen
 trunk, so that all FC treatments share one binary conv trunk.
+
+Every training stage goes through a *fitter* ``fitter(name, step_fn, **fit_kwargs) -> History``:
+the notebook's default checkpoints into the run directory, ``reprobook train`` passes its
+context's resumable phases. Under ``torchrun`` each stage trains a data-parallel copy of the
+network (global batch norm, averaged gradients) and test accuracy is summed over the ranks' shards.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from reprobook.engine import distributed
 from reprobook.engine.checkpoint import run_checkpoint
 from reprobook.engine.config import as_dict
 from reprobook.engine.loop import BatchStream, History, fit
@@ -42,6 +48,7 @@ from reprobook.tac.data import digits_hard, real_dataset
 from reprobook.tac.model import TACNet
 
 MAIN_VARIANTS = ("fp", "xnor_all", "xnor_conv", "fc_binary", "tac")
+Fitter = Callable[..., History]  # fitter(name, step_fn, **fit_kwargs) -> History
 
 
 @dataclass
@@ -89,13 +96,27 @@ def _batches(ds: Dataset, cfg: TACConfig):
         yield from DataLoader(ds, batch_size=cfg.eval_batch, num_workers=cfg.num_workers)
 
 
+def _shard(ds: Dataset) -> Dataset:
+    """This rank's share of a test set (items rank, rank + N, ...); the whole set for one process."""
+    ctx = distributed.current()
+    if not ctx.enabled:
+        return ds
+    idx = torch.arange(ctx.rank, len(ds), ctx.world_size)
+    if isinstance(ds, TensorDataset):
+        return TensorDataset(*(t[idx] for t in ds.tensors))
+    return torch.utils.data.Subset(ds, idx.tolist())
+
+
 @torch.no_grad()
 def accuracy(fn: Callable[[torch.Tensor], torch.Tensor], ds: Dataset, cfg: TACConfig, device) -> float:
+    """Top-1 accuracy over ``ds``; under ``torchrun`` each rank scores its shard and the counts are summed."""
     correct = total = 0
-    for x, y in _batches(ds, cfg):
+    for x, y in _batches(_shard(ds), cfg):
         x, y = x.to(device), y.to(device)
         correct += (fn(x).argmax(1) == y).sum().item()
         total += len(y)
+    if distributed.current().enabled:
+        correct, total = distributed.all_reduce(torch.tensor([correct, total], dtype=torch.float64)).tolist()
     return correct / total
 
 
@@ -116,14 +137,30 @@ def _schedule(opt, steps: int, milestones: Sequence[float]):
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.1 ** sum(s >= b for b in bounds))
 
 
+def checkpoint_fitter(cfg: TACConfig) -> Fitter:
+    """The notebook's fitter: each stage checkpoints into the run directory, keyed by config and code."""
+
+    def fitter(name: str, step_fn, **kw) -> History:
+        tag, _, seed = name.rpartition("-seed")
+        ckpt = run_checkpoint(f"tac-{name}", {**as_dict(cfg), "tag": tag, "seed": int(seed)})
+        return fit(step_fn, checkpoint=ckpt, **kw)
+
+    return fitter
+
+
 def train(net: TACNet, part: str, train_ds: Dataset, *, steps: int, lr: float, cfg: TACConfig,
-          tag: str, seed: int, device, encode: Callable | None = None, progress: bool = True) -> History:
+          tag: str, seed: int, device, encode: Callable | None = None, progress: bool = True,
+          fitter: Fitter | None = None) -> History:
     """Train the parameters of ``part``: ``"all"`` layers, or the FC layers (``"head"``) on conv features.
 
     ``encode`` maps a batch's inputs to the modules' inputs (``None``: they are the inputs already).
     Masks are enforced on gradients and Adam moments before each step and on weights after it.
+    The stage is the fitter's phase ``<tag>-seed<seed>``.
     """
     seq = net if part == "all" else net.head
+    # identity for one process; under torchrun global BN + DDP. Wrapping replaces the BN layers,
+    # so it comes before the optimizer collects the parameters.
+    model = distributed.wrap(seq)
     modules = net.layers() if part == "all" else list(net.head)
     params = [p for p in seq.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
@@ -134,9 +171,9 @@ def train(net: TACNet, part: str, train_ds: Dataset, *, steps: int, lr: float, c
         x, y = (t.to(device) for t in batch)
         if encode is not None:
             x = encode(x)
-        seq.train()
-        net.prepare_binary_(binary)  # (i) centre + clamp latent binary weights
-        loss = F.cross_entropy(seq(x), y)  # (ii) forward with W̃ = α·sign(W), sign activations
+        model.train()
+        net.prepare_binary_(binary)  # (i) centre + clamp latent binary weights (same on every rank)
+        loss = F.cross_entropy(model(x), y)  # (ii) forward with W̃ = α·sign(W), sign activations
         opt.zero_grad(set_to_none=True)
         loss.backward()  # (iii) corrected XNOR gradient, clipped STE
         enforce_masks(modules, opt)  # pruned entries: no gradient, no moments
@@ -147,16 +184,17 @@ def train(net: TACNet, part: str, train_ds: Dataset, *, steps: int, lr: float, c
 
     if steps == 0:
         return History()
-    return fit(step, steps=steps, stream=BatchStream(train_ds, batch_size=cfg.batch_size, seed=seed,
-                                                   num_workers=cfg.num_workers),
-               state={"net": net, "opt": opt, "sched": sched},
-               checkpoint=run_checkpoint(f"tac-{tag}-seed{seed}", {**as_dict(cfg), "tag": tag, "seed": seed}),
-               ckpt_every=max(1, steps // 2) if steps >= 1000 else 0, desc=f"{tag} seed {seed}", progress=progress)
+    fitter = fitter or checkpoint_fitter(cfg)
+    return fitter(f"{tag}-seed{seed}", step, steps=steps,
+                  stream=BatchStream(train_ds, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers),
+                  state={"net": net, "opt": opt, "sched": sched},
+                  ckpt_every=max(1, steps // 2) if steps >= 1000 else 0, desc=f"{tag} seed {seed}",
+                  progress=progress)
 
 
 def compress_fc(net: TACNet, cfg: TACConfig, feats: Dataset, *, rate: float, bits: int, quantizer: str,
                 order: str, tag: str, seed: int, device, encode=None, progress: bool = False,
-                pruned: dict | None = None) -> tuple[TACNet, dict]:
+                pruned: dict | None = None, fitter: Fitter | None = None) -> tuple[TACNet, dict]:
     """TAC's FC stages on a copy of ``net``: prune ↔ quantize in ``order``, each followed by retraining.
 
     Returns the compressed network and ``{"pruned_acc": accuracy after pruning + retraining}``.
@@ -175,7 +213,8 @@ def compress_fc(net: TACNet, cfg: TACConfig, feats: Dataset, *, rate: float, bit
             for lay in targets(p):
                 lay.prune_(rate)
             train(p, "head", feats[0], steps=cfg.prune_steps, lr=cfg.head_lr, cfg=cfg,
-                  tag=f"{tag}-prune{rate:g}", seed=seed, device=device, encode=encode, progress=progress)
+                  tag=f"{tag}-prune{rate:g}", seed=seed, device=device, encode=encode, progress=progress,
+                  fitter=fitter)
             info["pruned_acc"] = evaluate(p)
             if pruned is not None:
                 pruned[rate] = (p, info["pruned_acc"])
@@ -184,18 +223,19 @@ def compress_fc(net: TACNet, cfg: TACConfig, feats: Dataset, *, rate: float, bit
             lay.quantize_(bits, method=quantizer, iters=cfg.kmeans_iters)
         train(q, "head", feats[0], steps=cfg.quant_steps, lr=cfg.head_lr, cfg=cfg,
               tag=f"{tag}-prune{rate:g}-{quantizer}{bits}", seed=seed, device=device, encode=encode,
-              progress=progress)
+              progress=progress, fitter=fitter)
     else:
         q = copy.deepcopy(net)
         for lay in targets(q):
             lay.quantize_(bits, method=quantizer, iters=cfg.kmeans_iters)
         train(q, "head", feats[0], steps=cfg.quant_steps, lr=cfg.head_lr, cfg=cfg,
-              tag=f"{tag}-{quantizer}{bits}", seed=seed, device=device, encode=encode, progress=progress)
+              tag=f"{tag}-{quantizer}{bits}", seed=seed, device=device, encode=encode, progress=progress,
+              fitter=fitter)
         for lay in targets(q):
             lay.prune_(rate)
         train(q, "head", feats[0], steps=cfg.prune_steps, lr=cfg.head_lr, cfg=cfg,
               tag=f"{tag}-{quantizer}{bits}-prune{rate:g}", seed=seed, device=device, encode=encode,
-              progress=progress)
+              progress=progress, fitter=fitter)
     return q, info
 
 
@@ -212,21 +252,22 @@ def conv_features(net: TACNet, ds: TensorDataset, cfg: TACConfig, device) -> Ten
 
 
 def run_seed(cfg: TACConfig, seed: int, train_ds: Dataset, test_ds: Dataset, *, sweep: bool,
-             progress: bool = True) -> tuple[SeedRun, list[dict]]:
-    device = resolve_device(cfg.device)
+             progress: bool = True, fitter: Fitter | None = None) -> tuple[SeedRun, list[dict]]:
+    device = distributed.device_for(resolve_device(cfg.device))
+    fitter = fitter or checkpoint_fitter(cfg)
     seed_everything(seed)
     nets, acc, hist = {}, {}, {}
     # 1. full precision
     fp = build_net(cfg, "fp").to(device)
     hist["fp"] = train(fp, "all", train_ds, steps=cfg.fp_steps, lr=cfg.lr, cfg=cfg, tag="fp", seed=seed,
-                       device=device, progress=progress)
+                       device=device, progress=progress, fitter=fitter)
     nets["fp"], acc["fp"] = fp, net_accuracy(fp, test_ds, cfg, device)
     # 2. binary variants, each from the FP weights
     for v in ("xnor_conv", "xnor_all", "fc_binary"):
         seed_everything(seed)
         net = copy.deepcopy(fp).set_variant(v)
         hist[v] = train(net, "all", train_ds, steps=cfg.bin_steps, lr=cfg.lr, cfg=cfg, tag=v, seed=seed,
-                        device=device, progress=progress)
+                        device=device, progress=progress, fitter=fitter)
         nets[v], acc[v] = net, net_accuracy(net, test_ds, cfg, device)
     # 3. TAC: FC layers of the xnor_conv network pruned + quantized, conv frozen
     base = copy.deepcopy(nets["xnor_conv"]).set_variant("tac")
@@ -241,17 +282,17 @@ def run_seed(cfg: TACConfig, seed: int, train_ds: Dataset, test_ds: Dataset, *, 
     pruned: dict = {}
     tac, _ = compress_fc(base, cfg, feats, rate=cfg.prune_rate, bits=cfg.bits, quantizer=cfg.quantizer,
                          order=cfg.order, tag="tac", seed=seed, device=device, encode=encode, progress=progress,
-                         pruned=pruned)
+                         pruned=pruned, fitter=fitter)
     nets["tac"] = tac
     acc["tac"] = net_accuracy(tac, test_ds, cfg, device)
-    rows = sweep_fc(cfg, base, feats, seed, device, encode, pruned, acc) if sweep else []
+    rows = sweep_fc(cfg, base, feats, seed, device, encode, pruned, acc, fitter=fitter) if sweep else []
     run = SeedRun(seed, {k: v.cpu() for k, v in nets.items()}, acc, hist,
                   feats if encode is None else None)
     return run, rows
 
 
 def sweep_fc(cfg: TACConfig, base: TACNet, feats, seed: int, device, encode, pruned: dict,
-             acc: dict) -> list[dict]:
+             acc: dict, *, fitter: Fitter | None = None) -> list[dict]:
     """FC treatments on one binary conv trunk: binary FC, pruned, pruned + shared, ablations."""
     from tqdm.auto import tqdm
 
@@ -270,20 +311,20 @@ def sweep_fc(cfg: TACConfig, base: TACNet, feats, seed: int, device, encode, pru
     other_order = "quantize_prune" if cfg.order == "prune_quantize" else "prune_quantize"
     points += [(cfg.prune_rate, cfg.bits, other, cfg.order), (cfg.prune_rate, cfg.bits, cfg.quantizer, other_order)]
     points = list(dict.fromkeys(points))
-    bar = tqdm(total=len(points) + 2, desc=f"FC sweep seed {seed}")
+    bar = tqdm(total=len(points) + 2, desc=f"FC sweep seed {seed}", disable=not distributed.is_main())
     # the FC layers as they are (full precision, on the binary conv trunk)
     row("FC full precision", base, ev(base), rate=0.0, bits=32)
     # binary FC on the same trunk
     b = copy.deepcopy(base).set_variant("xnor_all")
     train(b, "head", feats[0], steps=cfg.prune_steps + cfg.quant_steps, lr=cfg.head_lr, cfg=cfg,
-          tag="sweep-binaryfc", seed=seed, device=device, encode=encode, progress=False)
+          tag="sweep-binaryfc", seed=seed, device=device, encode=encode, progress=False, fitter=fitter)
     row("FC binary", b, ev(b), rate=0.0, bits=1)
     bar.update(2)
     for rate, bits, quantizer, order in points:
         seed_everything(seed)
         q, info = compress_fc(base, cfg, feats, rate=rate, bits=bits, quantizer=quantizer, order=order,
                               tag="tac" if order == cfg.order == "prune_quantize" else "sweep", seed=seed,
-                              device=device, encode=encode, pruned=pruned)
+                              device=device, encode=encode, pruned=pruned, fitter=fitter)
         row(f"FC pruned + {quantizer}", q, ev(q), rate=rate, bits=bits, quantizer=quantizer, order=order)
         bar.update(1)
     for rate, (p, a) in sorted(pruned.items()):
@@ -292,11 +333,12 @@ def sweep_fc(cfg: TACConfig, base: TACNet, feats, seed: int, device, encode, pru
     return rows
 
 
-def run(cfg: TACConfig, *, progress: bool = True) -> TACResult:
+def run(cfg: TACConfig, *, progress: bool = True, fitter: Fitter | None = None) -> TACResult:
     train_ds, test_ds = load_data(cfg)
     runs, rows = [], []
     for s in range(cfg.n_seeds):
-        r, rw = run_seed(cfg, cfg.seed + s, train_ds, test_ds, sweep=s < cfg.sweep_seeds, progress=progress)
+        r, rw = run_seed(cfg, cfg.seed + s, train_ds, test_ds, sweep=s < cfg.sweep_seeds, progress=progress,
+                         fitter=fitter)
         runs.append(r)
         rows += rw
     costs = {v: account(runs[0].nets[v], index_bits=cfg.index_bits) for v in MAIN_VARIANTS}
