@@ -290,5 +290,5 @@ def choose_captions(caps: torch.Tensor, lens: torch.Tensor, *, words_num: int, g
     idx = keys.masked_fill(~valid, 2.0).topk(keep, dim=1, largest=False).indices.sort(dim=1).values  # [b, keep]
     out = torch.zeros(b, words_num, dtype=torch.long)
     short = torch.where(n[:, None] > words_num, cap.gather(1, idx), cap[:, :keep])  # long captions: random words
-    out[:, :keep] = short  # captions are zero-padded already
+    out[:, :keep] = short.masked_fill(torch.arange(keep)[None, :] >= n[:, None], 0)  # zero after the caption
     return out, n.clamp(max=words_num)

@@ -173,8 +173,8 @@ def record_results(record: results.Record, ev: Evaluation, cfg: FFGANConfig) -> 
         record.claim("gsr-global", "GSR improves global text–image consistency (R-precision with the evaluation "
                      "encoder)", "'global semantic refinement ... improves global consistency' (abstract); numbers "
                      "not available",
-                     results.compare(F_["full"]["r_precision"], F_["no_gsr"]["r_precision"], names=("FF-GAN", "− GSR"),
-                                     scale=100, digits=1))
+                     results.compare(F_["full"]["r_precision"], F_["no_gsr"]["r_precision"],
+                                     names=("FF-GAN", "− GSR"), scale=100, digits=1))
     return record
 
 

@@ -39,9 +39,10 @@ CUB_SOURCE = ("Zhu et al., DM-GAN, CVPR 2019, Table 1, as listed in the DM-GAN R
 
 def check_synchronised(module: torch.nn.Module, what: str) -> None:
     """Raise if ``module``'s parameters differ between ranks (a checksum per tensor; no-op for one process)."""
-    if not distributed.current().enabled:
+    ctx = distributed.current()
+    if not ctx.enabled:
         return
-    dev = next(module.parameters()).device
+    dev = torch.device("cuda", ctx.local_rank) if ctx.backend == "nccl" else torch.device("cpu")  # NCCL: GPU only
     x = torch.stack([p.detach().double().sum() for p in module.parameters()]).to(dev)
     lo, hi = distributed.all_reduce(x, "min"), distributed.all_reduce(x, "max")
     if not torch.allclose(lo, hi, rtol=1e-6, atol=1e-8):
