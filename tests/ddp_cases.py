@@ -31,4 +31,12 @@ CASES: dict[str, list[str]] = {
     # path samples, the block drop and the reward's batch diversity are global-batch quantities.
     "m2net": ["m2net", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "per_class=4",
               "--set", "test_per_class=3", "--set", "batch_size=16", "--set", "variants=('m2net','blockdrop')"],
+    # FF-GAN: DAMSM (dropout masks drawn globally, batch-level contrastive loss gathered), the
+    # evaluation encoder, the classifier, then G / three D_i / G_ema at a global batch of 8.
+    "ffgan": ["ffgan", "--preset", "book", "--smoke", "--set", "ngf=4", "--set", "ndf=4", "--set", "nef=8",
+              "--set", "emb_dim=4", "--set", "acm_hidden=8", "--set", "r_num=1", "--set", "n_train=64",
+              "--set", "n_test=120", "--set", "n_eval=20", "--set", "n_folds=2", "--set", "r_candidates=10",
+              "--set", "batch_size=8", "--set", "damsm_batch=8", "--set", "gan_steps=5", "--set", "damsm_steps=5",
+              "--set", "clf_steps=3", "--set", "img_enc_width=4", "--set", "eval_enc_width=4",
+              "--set", "variants=('full',)"],
 }

@@ -54,7 +54,7 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
     Chapter("adadfq", 5, "AdaDFQ: adaptive data-free quantization", "05_adadfq.ipynb",
             "reprobook.dfq", "reprobook.dfq.config:ADADFQ_PRESETS", 180),
     Chapter("ffgan", 6, "FF-GAN: fine-grained text-image fusion", "06_ffgan.ipynb",
-            "reprobook.ffgan", "reprobook.ffgan.config:PRESETS", 180),
+            "reprobook.ffgan", "reprobook.ffgan.config:PRESETS", 180, trainer="reprobook.ffgan.trainer:train"),
     Chapter("strdiffusion", 7, "StrDiffusion: structure-guided diffusion inpainting", "07_strdiffusion.ipynb",
             "reprobook.strdiffusion", "reprobook.strdiffusion.config:PRESETS", 240,
             trainer="reprobook.strdiffusion.trainer:train"),

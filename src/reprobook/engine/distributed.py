@@ -50,7 +50,6 @@ class Context:
 
 
 _CTX = Context()
-_GROUPS = 0  # process groups this process has created
 
 
 def current() -> Context:
@@ -86,27 +85,28 @@ def init(device: str | torch.device = "auto") -> Context:
     if want_cuda:
         torch.cuda.set_device(local)
     if not dist.is_initialized():
-        global _GROUPS
-        _GROUPS += 1
-        if _GROUPS == 1:
-            dist.init_process_group(backend)
-        else:
-            # A group created again in the same process (several runs in one process) would read the
-            # previous group's rendezvous keys from torchrun's store and connect to closed ports:
-            # each later group gets keys of its own.
-            store, _, _ = next(dist.rendezvous("env://"))
-            dist.init_process_group(backend, store=dist.PrefixStore(f"reprobook-group{_GROUPS}", store),
-                                    rank=rank, world_size=n)
+        dist.init_process_group(backend)
+        import atexit
+
+        atexit.register(_destroy)
     _CTX = Context(rank=rank, world_size=n, local_rank=local, backend=dist.get_backend())
     return _CTX
 
 
 def shutdown() -> None:
-    """Leave the process group (no-op for one process)."""
+    """End this run's use of the process group (no-op for one process).
+
+    The group itself stays up until the process exits, and a later :func:`init` in the same
+    process reuses it: a default group destroyed and created again under torchrun hangs in its
+    first collective, so two ``reprobook train`` runs in one process would deadlock.
+    """
     global _CTX
+    _CTX = Context()
+
+
+def _destroy() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
-    _CTX = Context()
 
 
 def device_for(device: torch.device) -> torch.device:

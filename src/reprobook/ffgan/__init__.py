@@ -12,13 +12,13 @@ train it.
 Modules: :mod:`.data` (two-shapes captions, CUB reader), :mod:`.damsm` (encoders and matching
 losses), :mod:`.model` (G, D, FF-Block, GSR), :mod:`.losses`, :mod:`.experiment` (training
 through the engine), :mod:`.metrics` and :mod:`.evaluate`, :mod:`.figures`, :mod:`.train` (the
-command that trains the shipped weights).
+command that trains the shipped weights), :mod:`.trainer` (``reprobook train ffgan``).
 """
 
 from reprobook.ffgan.config import PRESETS, SMOKE, FFGANConfig, from_params
 from reprobook.ffgan.experiment import Models, get_models, load_weights, test_set, train_all
-from reprobook.ffgan.evaluate import Evaluation, compose, evaluate, generate
+from reprobook.ffgan.evaluate import Evaluation, compose, evaluate, evaluate_cub, generate, record_results
 from reprobook.ffgan import figures  # noqa: E402
 
-__all__ = ["PRESETS", "SMOKE", "Evaluation", "FFGANConfig", "Models", "compose", "evaluate", "figures",
-           "from_params", "generate", "get_models", "load_weights", "test_set", "train_all"]
+__all__ = ["PRESETS", "SMOKE", "Evaluation", "FFGANConfig", "Models", "compose", "evaluate", "evaluate_cub", "figures",
+           "from_params", "generate", "get_models", "load_weights", "record_results", "test_set", "train_all"]

@@ -21,6 +21,13 @@ image :math:`j`: :math:`s_{t,r}=e_t^\top v_r`, normalised over words
 :math:`\gamma_3 R` go into a cross-entropy over the batch in both directions,
 :math:`L^w = L^w_1 + L^w_2`. **Sentence loss**: the same with :math:`\gamma_3\cos(\bar v_j, s_i)`.
 Pairs of one configuration ("class") other than the matching one are masked to −∞.
+
+**Several processes.** Both losses compare every caption with every image *of the batch*, so
+:func:`damsm_loss` first gathers the features of the global batch from all ranks
+(:func:`gather`, differentiable) and every rank computes the single-process loss of the global
+batch. Its gradient reaches each rank's own features summed over the ranks' identical copies,
+i.e. multiplied by the world size, which DDP's gradient averaging divides out again: the update
+is the single-process one.
 Chapter 6, §The idea.
 """
 
@@ -30,6 +37,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from reprobook.engine import distributed
+
+
+def gather(x: torch.Tensor) -> torch.Tensor:
+    """The global batch of ``x`` (rank slices concatenated in rank order); identity for one process.
+
+    Differentiable: the backward pass sums the gradients of all ranks' copies (an all-reduce of
+    the zero-padded global tensor). Integer tensors are gathered without gradient.
+    """
+    ctx = distributed.current()
+    if not ctx.enabled:
+        return x
+    parts = [x if r == ctx.rank else torch.zeros_like(x) for r in range(ctx.world_size)]
+    full = torch.cat(parts)  # [W·b, ...], zero outside this rank's slice
+    if not x.is_floating_point():
+        return distributed.all_reduce(full, "sum")
+    from torch.distributed.nn.functional import all_reduce
+
+    return all_reduce(full)
 
 
 class TextEncoder(nn.Module):
@@ -42,11 +69,23 @@ class TextEncoder(nn.Module):
         self.encoder = nn.Embedding(n_words, emb_dim)
         self.drop = nn.Dropout(drop_prob)
         self.rnn = nn.LSTM(emb_dim, nef // 2, 1, batch_first=True, bidirectional=True)
-        self.nef = nef
+        self.nef, self.emb_dim, self.drop_prob = nef, emb_dim, drop_prob
         nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
 
-    def forward(self, cap: torch.Tensor, cap_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        emb = self.drop(self.encoder(cap))  # [B, T, E]
+    def dropout_noise(self, batch: int, length: int) -> torch.Tensor:
+        """A dropout multiplier ``[batch, T, E]`` (0 or 1/(1−p)) drawn from the global RNG.
+
+        It is the draw ``nn.Dropout`` makes on CPU, so passing it as ``noise`` gives the same
+        numbers; drawn for the global batch and sliced, it gives every rank its part of the
+        single-process masks.
+        """
+        q = 1.0 - self.drop_prob
+        return torch.empty(batch, length, self.emb_dim).bernoulli_(q).div_(q)
+
+    def forward(self, cap: torch.Tensor, cap_len: torch.Tensor, *,
+                noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        emb = self.encoder(cap)  # [B, T, E]
+        emb = emb * noise.to(emb.device) if noise is not None and self.training else self.drop(emb)
         packed = pack_padded_sequence(emb, cap_len.cpu(), batch_first=True, enforce_sorted=False)
         out, (h, _) = self.rnn(packed)
         out = pad_packed_sequence(out, batch_first=True, total_length=cap.shape[1])[0]  # [B, T, n_e]
@@ -135,8 +174,14 @@ def sent_loss(v_bar: torch.Tensor, s: torch.Tensor, cls: torch.Tensor | None, *,
 def damsm_loss(image_encoder: ImageEncoder, x: torch.Tensor, w: torch.Tensor, s: torch.Tensor,
                cap_len: torch.Tensor, cls: torch.Tensor | None, *, gamma1: float = 4.0, gamma2: float = 5.0,
                gamma3: float = 10.0) -> torch.Tensor:
-    """:math:`L^w_1+L^w_2+L^s_1+L^s_2` of images ``x`` against their captions."""
-    v, v_bar = image_encoder(x)
+    """:math:`L^w_1+L^w_2+L^s_1+L^s_2` of images ``x`` against their captions, over the global batch.
+
+    Under several processes the features, lengths and classes are gathered first (see the
+    module docstring); every rank returns the same value.
+    """
+    v, v_bar = image_encoder(x)  # [b, n_e, R], [b, n_e]
+    v, v_bar, w, s, cap_len = (gather(t) for t in (v, v_bar, w, s, cap_len.to(w.device)))
+    cls = gather(cls) if cls is not None else None
     w1, w2 = words_loss(v, w, cap_len, cls, gamma1=gamma1, gamma2=gamma2, gamma3=gamma3)
     s1, s2 = sent_loss(v_bar, s, cls, gamma3=gamma3)
     return w1 + w2 + s1 + s2

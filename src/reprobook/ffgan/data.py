@@ -244,3 +244,63 @@ class CUBBirds(Dataset):
 def cub_birds(*, split: str = "train", data_root: str | None = None, **options) -> CUBBirds:
     """CUB-200-2011 birds with AttnGAN's captions (the ``paper`` preset's dataset)."""
     return CUBBirds(split=split, data_root=data_root, **options)
+
+
+class CUBAllCaptions(Dataset):
+    """CUB items with *all* captions of the image, for training: the caption is chosen in the step.
+
+    Items: ``(images [x64, x128, x256], caps [K, L], lens [K], class_id)`` with ``K`` captions per
+    image padded to the longest caption ``L``. :func:`choose_captions` then picks one caption per
+    item and shortens it from draws made for the global batch with a seeded generator, so a data-
+    parallel run (each rank loading its slice) reads the captions of the single-process run, and
+    a resumed run the captions of an uninterrupted one.
+    """
+
+    def __init__(self, base: CUBBirds):
+        self.base = base
+        k = base.per_image
+        self.length = max(1, max(len([t for t in c if t != 0]) for c in base.captions[: len(base) * k]))
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def captions(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """All captions of image ``i``: ``caps [K, L]`` (0 = padding) and ``lens [K]``."""
+        k = self.base.per_image
+        caps = torch.zeros(k, self.length, dtype=torch.long)
+        lens = torch.zeros(k, dtype=torch.long)
+        for j in range(k):
+            c = [t for t in self.base.captions[i * k + j] if t != 0][: self.length]
+            caps[j, : len(c)] = torch.tensor(c, dtype=torch.long)
+            lens[j] = max(1, len(c))
+        return caps, lens
+
+    def class_id(self, i: int) -> int:
+        d = os.path.dirname(self.base.filenames[i])
+        return int(d.split(".")[0]) if "." in d else 0
+
+    def __getitem__(self, i: int):
+        caps, lens = self.captions(i)
+        return self.base._image(self.base.filenames[i]), caps, lens, self.class_id(i)
+
+
+def choose_captions(caps: torch.Tensor, lens: torch.Tensor, *, words_num: int, generator: torch.Generator,
+                    n_global: int, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+    """One caption per item, shortened to ``words_num`` words by dropping random words (order kept).
+
+    ``caps [b, K, L]``, ``lens [b, K]`` are this rank's items ``rows`` of a global batch of
+    ``n_global``; the choices are drawn for the whole global batch from ``generator`` and sliced.
+    Returns ``cap [b, words_num]`` and ``cap_len [b]``.
+    """
+    b, k, length = caps.shape
+    pick = torch.randint(k, (n_global,), generator=generator)[rows]  # which caption of each image
+    keys = torch.rand(n_global, length, generator=generator)[rows]  # random order for dropping words
+    cap = caps[torch.arange(b), pick]  # [b, L]
+    n = lens[torch.arange(b), pick]
+    valid = torch.arange(length)[None, :] < n[:, None]
+    keep = min(words_num, length)
+    idx = keys.masked_fill(~valid, 2.0).topk(keep, dim=1, largest=False).indices.sort(dim=1).values  # [b, keep]
+    out = torch.zeros(b, words_num, dtype=torch.long)
+    short = torch.where(n[:, None] > words_num, cap.gather(1, idx), cap[:, :keep])  # long captions: random words
+    out[:, :keep] = short.masked_fill(torch.arange(keep)[None, :] >= n[:, None], 0)  # zero after the caption
+    return out, n.clamp(max=words_num)

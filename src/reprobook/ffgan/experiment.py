@@ -5,18 +5,31 @@ losses and frozen; (2) an independent encoder pair and an attribute classifier a
 evaluation only; (3) each generator variant is trained against its per-stage discriminators with
 one update per step in the official order: every :math:`D_i` on the same fake batch, then
 :math:`G` through the *updated* discriminators, then the EMA copy of :math:`G`. Every stage goes
-through :func:`reprobook.engine.loop.fit` (progress bars, resumable checkpoints).
+through a ``fit(phase, step_fn, **kwargs)`` callable: :func:`notebook_fit` (the engine loop with
+the notebook's run-cache checkpoints) or ``reprobook train``'s :meth:`TrainContext.fit`.
+
+**Several processes** (``torchrun``; see :mod:`reprobook.engine.distributed`). Every trained
+network is wrapped for DDP (batch norm over the global batch); each rank holds a slice of every
+global batch. Random batch content is drawn for the global batch and sliced: the noise
+:math:`z` and the CA noise :math:`\varepsilon`, the text encoder's dropout masks, CUB's caption
+choice. Each :math:`D_i` trains through a :class:`~reprobook.ffgan.losses.DiscriminatorLoss`
+wrapper (one DDP forward per backward); G's step calls the plain :math:`D_i` with its parameters
+frozen, so no gradient reaches a discriminator and its DDP hooks stay idle; every rank runs the
+same branches. The DAMSM losses gather the global batch (:func:`reprobook.ffgan.damsm.gather`).
+G and the EMA copy are therefore identical on all ranks after every step.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from reprobook.engine import distributed
 from reprobook.engine.checkpoint import load_checkpoint, load_state_dict_checked, run_checkpoint, save_checkpoint
 from reprobook.engine.config import as_dict
 from reprobook.engine.data import get_dataset
@@ -24,11 +37,13 @@ from reprobook.engine.loop import BatchStream, History, fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.ffgan.config import FFGANConfig
 from reprobook.ffgan.damsm import ImageEncoder, TextEncoder, damsm_loss
-from reprobook.ffgan.losses import discriminator_loss, generator_adv_loss
+from reprobook.ffgan.data import CUBAllCaptions, choose_captions
+from reprobook.ffgan.losses import DiscriminatorLoss, generator_adv_loss
 from reprobook.ffgan.metrics import AttrClassifier, attr_loss
 from reprobook.ffgan.model import Discriminator, Generator, kl_loss, weights_init
 
 WEIGHTS = Path(__file__).parent / "weights" / "ffgan_book.pt"
+Fit = Callable[..., History]  # fit(phase, step_fn, **fit_kwargs) -> History
 
 
 @dataclass
@@ -39,14 +54,15 @@ class Models:
     img_enc: ImageEncoder
     eval_text: TextEncoder
     eval_img: ImageEncoder
-    clf: AttrClassifier
+    clf: AttrClassifier | None  # None for CUB (no attribute labels)
     generators: dict[str, Generator]
     histories: dict[str, History] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
 
     def eval(self) -> "Models":
         for m in (self.text_enc, self.img_enc, self.eval_text, self.eval_img, self.clf, *self.generators.values()):
-            m.eval()
+            if m is not None:
+                m.eval()
         return self
 
 
@@ -67,9 +83,10 @@ def build_encoders(cfg: FFGANConfig, width: int) -> tuple[TextEncoder, ImageEnco
 
 def datasets(cfg: FFGANConfig, data_root: str | None = None):
     """Train and test sets of the config's dataset (CUB raises DataRootError without ``data_root``)."""
-    if cfg.dataset == "cub_birds":
+    if cfg.dataset == "cub_birds":  # training items carry all captions; the step picks one (choose_captions)
         opts = dict(data_root=data_root, base_size=cfg.base_size, branch_num=cfg.branch_num, words_num=cfg.words_num)
-        return get_dataset("cub_birds", split="train", **opts), get_dataset("cub_birds", split="test", **opts)
+        return (CUBAllCaptions(get_dataset("cub_birds", split="train", **opts)),
+                get_dataset("cub_birds", split="test", **opts))
     opts = dict(size=cfg.image_size, seed=cfg.seed)
     return (get_dataset("ffgan_shapes", split="train", n=cfg.n_train, **opts),
             get_dataset("ffgan_shapes", split="test", n=cfg.n_test, **opts))
@@ -87,53 +104,93 @@ def _tag(cfg: FFGANConfig, name: str):
     return run_checkpoint(f"ffgan-{name}", as_dict(cfg))
 
 
-def train_damsm(cfg: FFGANConfig, train, *, width: int, seed: int, name: str, progress: bool = True):
+def notebook_fit(cfg: FFGANConfig, *, progress: bool = True) -> Fit:
+    """The notebook's ``fit``: the engine loop, checkpointed in the run cache under ``(cfg, phase)``."""
+    def run(phase: str, step_fn, **kwargs) -> History:
+        kwargs.setdefault("desc", phase)
+        kwargs.setdefault("progress", progress)
+        return fit(step_fn, checkpoint=_tag(cfg, phase), **kwargs)
+
+    return run
+
+
+def _device(cfg: FFGANConfig) -> torch.device:
+    return distributed.device_for(resolve_device(cfg.device))
+
+
+def unpack(batch, cfg: FFGANConfig, device, *, step: int, seed: int):
+    """``(reals per stage, x, cap, cap_len, cls)`` of a two-shapes or a CUB batch (this rank's slice).
+
+    CUB items carry all captions of their image: one is chosen (and shortened) here from draws for
+    the global batch, seeded by ``(seed, step)``, so the choice is the same for any number of ranks.
+    """
+    if len(batch) == 4:  # CUB: (images at every stage, caps [b,K,L] or cap [b,T], lens, class id)
+        imgs, cap, cap_len, cls = batch
+        if cap.dim() == 3:
+            n_global = len(cls) * distributed.world_size()
+            g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+            cap, cap_len = choose_captions(cap, cap_len, words_num=cfg.words_num, generator=g, n_global=n_global,
+                                           rows=distributed.local_slice(n_global))
+        reals = [t.to(device) for t in imgs]
+        return reals, reals[-1], cap.to(device), torch.as_tensor(cap_len).to(device), torch.as_tensor(cls).to(device)
+    x, cap, cap_len, _, _, _, cls = (t.to(device) for t in batch)  # two shapes
+    return stage_reals(x, cfg.branch_num), x, cap, cap_len, cls
+
+
+def train_damsm(cfg: FFGANConfig, train, *, width: int, seed: int, name: str, progress: bool = True,
+                fit: Fit | None = None):
     """DAMSM pretraining: Adam 2e-3, β (0.5, 0.999), lr ×0.98 per epoch (floor lr/10), RNN grad-clip 0.25."""
-    device = resolve_device(cfg.device)
+    fit = fit or notebook_fit(cfg, progress=progress)
+    device = _device(cfg)
     seed_everything(seed)
     text_enc, img_enc = (m.to(device) for m in build_encoders(cfg, width))
+    text_net, img_net = distributed.wrap(text_enc), distributed.wrap(img_enc)  # DDP (identity for one process)
     params = list(text_enc.parameters()) + list(img_enc.parameters())
     opt = torch.optim.Adam(params, lr=cfg.damsm_lr, betas=(0.5, 0.999))
     stream = BatchStream(train, batch_size=cfg.damsm_batch, seed=seed)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(0.98 ** (k // stream.steps_per_epoch), 0.1))
 
-    def step(batch, _):
-        x, cap, cap_len, _, _, _, cls = (t.to(device) for t in batch)
-        text_enc.train(), img_enc.train()
-        w, s = text_enc(cap, cap_len)
-        loss = damsm_loss(img_enc, x, w, s, cap_len, cls, gamma1=cfg.gamma1, gamma2=cfg.gamma2, gamma3=cfg.gamma3)
+    def step(batch, k):
+        _, x, cap, cap_len, cls = unpack(batch, cfg, device, step=k, seed=seed)
+        text_net.train(), img_net.train()
+        n_global = len(cap) * distributed.world_size()
+        noise = text_enc.dropout_noise(n_global, cap.shape[1])[distributed.local_slice(n_global)]
+        w, s = text_net(cap, cap_len, noise=noise)  # dropout masks of the global batch, this rank's rows
+        loss = damsm_loss(img_net, x, w, s, cap_len, cls, gamma1=cfg.gamma1, gamma2=cfg.gamma2, gamma3=cfg.gamma3)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(text_enc.rnn.parameters(), cfg.rnn_clip)
+        torch.nn.utils.clip_grad_norm_(text_enc.rnn.parameters(), cfg.rnn_clip)  # grads already averaged
         opt.step()
         sched.step()
         return {"damsm": loss}
 
-    hist = fit(step, steps=cfg.damsm_steps, stream=stream,
+    hist = fit(name, step, steps=cfg.damsm_steps, stream=stream,
                state={"text": text_enc, "img": img_enc, "opt": opt, "sched": sched},
-               checkpoint=_tag(cfg, name), ckpt_every=max(1, cfg.damsm_steps // 4), desc=name, progress=progress)
+               ckpt_every=max(1, cfg.damsm_steps // 4), desc=name)
     return text_enc.eval().cpu(), img_enc.eval().cpu(), hist
 
 
-def train_classifier(cfg: FFGANConfig, train, *, progress: bool = True):
+def train_classifier(cfg: FFGANConfig, train, *, progress: bool = True, fit: Fit | None = None):
     """Attribute classifier on real images (7 heads), for AttrAcc and the Fréchet distance."""
-    device = resolve_device(cfg.device)
+    fit = fit or notebook_fit(cfg, progress=progress)
+    device = _device(cfg)
     seed_everything(cfg.seed + 7)
     clf = AttrClassifier().to(device)
+    net = distributed.wrap(clf)
     opt = torch.optim.Adam(clf.parameters(), lr=1e-3)
 
     def step(batch, _):
         x, attrs = batch[0].to(device), batch[3].to(device)
-        clf.train()
-        loss = attr_loss(clf(x)[0], attrs)
+        net.train()
+        loss = attr_loss(net(x)[0], attrs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         return {"clf": loss}
 
-    hist = fit(step, steps=cfg.clf_steps, stream=BatchStream(train, batch_size=min(64, len(train)), seed=cfg.seed + 7),
-               state={"clf": clf, "opt": opt}, checkpoint=_tag(cfg, "clf"), ckpt_every=max(1, cfg.clf_steps // 2),
-               desc="attribute classifier", progress=progress)
+    hist = fit("clf", step, steps=cfg.clf_steps,
+               stream=BatchStream(train, batch_size=min(64, len(train)), seed=cfg.seed + 7),
+               state={"clf": clf, "opt": opt}, ckpt_every=max(1, cfg.clf_steps // 2), desc="attribute classifier")
     return clf.eval().cpu(), hist
 
 
@@ -142,45 +199,52 @@ def stage_reals(x: torch.Tensor, n: int) -> list[torch.Tensor]:
     return [F.avg_pool2d(x, 2 ** (n - 1 - i)) if i < n - 1 else x for i in range(n)]
 
 
-def make_gan_step(cfg: FFGANConfig, G: Generator, G_ema: Generator, Ds, opt_g, opt_ds, text_enc, img_enc, device):
+def make_gan_step(cfg: FFGANConfig, G: Generator, G_ema: Generator, Ds, opt_g, opt_ds, text_enc, img_enc, device,
+                  *, G_net=None, D_nets=None):
     """One FF-GAN iteration ``step(batch, k)`` in the official order (see the module docstring).
 
-    The DAMSM encoders are frozen here (no gradient, eval mode): G's gradient flows *through* the
-    image encoder, never into it.
+    ``G_net`` and ``D_nets`` are the networks that train (DDP wrappers of ``G`` and of
+    :class:`DiscriminatorLoss` ``(D_i)``; by default the plain modules). The DAMSM encoders are
+    frozen here (no gradient, eval mode): G's gradient flows *through* the image encoder, never into it.
     """
+    G_net = G_net if G_net is not None else G
+    D_nets = D_nets if D_nets is not None else [DiscriminatorLoss(D) for D in Ds]
     for p in list(text_enc.parameters()) + list(img_enc.parameters()):
         p.requires_grad_(False)
     text_enc.eval(), img_enc.eval()
 
-    def step(batch, _):
-        if len(batch) == 4:  # CUB: (images at every stage, cap, cap_len, class id)
-            imgs, cap, cap_len, cls = batch
-            reals = [t.to(device) for t in imgs]
-            x, cap, cap_len, cls = reals[-1], cap.to(device), cap_len.to(device), cls.to(device)
-        else:  # two shapes: (x, cap, cap_len, attrs, masks, word_obj, cls)
-            x, cap, cap_len, _, _, _, cls = (t.to(device) for t in batch)
-            reals = stage_reals(x, cfg.branch_num)
+    def step(batch, k):
+        reals, x, cap, cap_len, cls = unpack(batch, cfg, device, step=k, seed=cfg.seed)
         with torch.no_grad():
-            w, s = text_enc(cap, cap_len)  # frozen DAMSM text encoder: [B, n_e, T], [B, n_e]
-        z = torch.randn(len(x), cfg.z_dim, device=device)
-        G.train()
-        fakes, _, mu, logvar = G(z, s, w, cap_len)  # one forward pass for the D and G steps
+            w, s = text_enc(cap, cap_len)  # frozen DAMSM text encoder: [b, n_e, T], [b, n_e]
+        n_global = len(x) * distributed.world_size()
+        rows = distributed.local_slice(n_global)
+        z = torch.randn(n_global, cfg.z_dim)[rows].to(device)  # noise of the global batch, this rank's rows
+        eps = torch.randn(n_global, cfg.c_dim)[rows].to(device)  # CA noise ε, likewise
+        G_net.train()
+        fakes, _, mu, logvar = G_net(z, s, w, cap_len, eps=eps)  # one forward pass for the D and G steps
         out = {}
-        for i, (D, opt) in enumerate(zip(Ds, opt_ds)):  # 1. every D_i on the detached fakes
-            loss_d = discriminator_loss(D, reals[i], fakes[i], s)
+        for i, (D_net, opt) in enumerate(zip(D_nets, opt_ds)):  # 1. every D_i on the detached fakes
+            loss_d = D_net(reals[i], fakes[i], s)
             opt.zero_grad(set_to_none=True)
             loss_d.backward()
             opt.step()
             out[f"D{i}"] = loss_d.detach()
-        adv = sum(generator_adv_loss(D, f, s) for D, f in zip(Ds, fakes))  # 2. G through the updated D_i
-        sem = damsm_loss(img_enc, fakes[-1], w, s, cap_len, cls, gamma1=cfg.gamma1, gamma2=cfg.gamma2,
-                         gamma3=cfg.gamma3) if cfg.lam > 0 else torch.zeros((), device=device)
-        kl = kl_loss(mu, logvar)
-        loss_g = adv + cfg.lam * sem + kl
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        ema_update(G_ema, G, cfg.ema)  # 3. θ̄ ← ema·θ̄ + (1 − ema)·θ
+        for D in Ds:  # 2. G through the updated D_i: plain modules, frozen (no D gradient, no DDP hook)
+            D.requires_grad_(False)
+        try:
+            adv = sum(generator_adv_loss(D, f, s) for D, f in zip(Ds, fakes))
+            sem = damsm_loss(img_enc, fakes[-1], w, s, cap_len, cls, gamma1=cfg.gamma1, gamma2=cfg.gamma2,
+                             gamma3=cfg.gamma3) if cfg.lam > 0 else torch.zeros((), device=device)
+            kl = kl_loss(mu, logvar)
+            loss_g = adv + cfg.lam * sem + kl
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+        finally:
+            for D in Ds:
+                D.requires_grad_(True)
+        ema_update(G_ema, G, cfg.ema)  # 3. θ̄ ← ema·θ̄ + (1 − ema)·θ, the same on every rank
         out.update(G=loss_g.detach(), damsm=sem.detach(), kl=kl.detach())
         return out
 
@@ -196,9 +260,11 @@ def ema_update(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float) -> None
         be.copy_(b)
 
 
-def train_gan(cfg: FFGANConfig, train, text_enc, img_enc, *, variant: str = "full", progress: bool = True):
+def train_gan(cfg: FFGANConfig, train, text_enc, img_enc, *, variant: str = "full", progress: bool = True,
+              fit: Fit | None = None):
     """Train one generator variant; returns its EMA copy (eval mode, CPU) and the history."""
-    device = resolve_device(cfg.device)
+    fit = fit or notebook_fit(cfg, progress=progress)
+    device = _device(cfg)
     seed_everything(cfg.seed)
     G = build_generator(cfg, variant).to(device)
     Ds = [D.to(device) for D in build_discriminators(cfg)]
@@ -206,30 +272,42 @@ def train_gan(cfg: FFGANConfig, train, text_enc, img_enc, *, variant: str = "ful
     for D in Ds:
         D.apply(weights_init)
     G_ema = copy.deepcopy(G)
+    G_net = distributed.wrap(G)  # global batch norm + DDP; G itself keeps the state
+    D_nets = [distributed.wrap(DiscriminatorLoss(D)) for D in Ds]
     text_enc, img_enc = text_enc.to(device), img_enc.to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_ds = [torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2)) for D in Ds]
-    step = make_gan_step(cfg, G, G_ema, Ds, opt_g, opt_ds, text_enc, img_enc, device)
+    step = make_gan_step(cfg, G, G_ema, Ds, opt_g, opt_ds, text_enc, img_enc, device, G_net=G_net, D_nets=D_nets)
     state = {"G": G, "G_ema": G_ema, "opt_g": opt_g, **{f"D{i}": D for i, D in enumerate(Ds)},
              **{f"opt_d{i}": o for i, o in enumerate(opt_ds)}}
-    hist = fit(step, steps=cfg.gan_steps, stream=BatchStream(train, batch_size=cfg.batch_size, seed=cfg.seed),
-               state=state, checkpoint=_tag(cfg, f"gan-{variant}"), ckpt_every=max(1, cfg.gan_steps // 10),
-               desc=f"FF-GAN [{variant}]", progress=progress)
+    hist = fit(f"gan-{variant}", step, steps=cfg.gan_steps,
+               stream=BatchStream(train, batch_size=cfg.batch_size, seed=cfg.seed),
+               state=state, ckpt_every=max(1, cfg.gan_steps // 10), desc=f"FF-GAN [{variant}]")
     text_enc.cpu(), img_enc.cpu()
     return G_ema.eval().cpu(), hist
 
 
-def train_all(cfg: FFGANConfig, *, data_root: str | None = None, progress: bool = True) -> Models:
-    """The whole pipeline from scratch (what ``retrain=True`` and ``python -m reprobook.ffgan.train`` run)."""
+def train_all(cfg: FFGANConfig, *, data_root: str | None = None, progress: bool = True,
+              fit: Fit | None = None) -> Models:
+    """The whole pipeline from scratch (``retrain=True``, ``python -m reprobook.ffgan.train``, ``reprobook train``).
+
+    Two shapes: the DAMSM pair, the independent evaluation pair, the attribute classifier, then
+    every generator variant. CUB: the DAMSM pair, then the generators; R-precision uses the same
+    DAMSM, as the official evaluation does (there are no attribute labels for a classifier).
+    """
+    fit = fit or notebook_fit(cfg, progress=progress)
     train, _ = datasets(cfg, data_root)
-    text_enc, img_enc, h1 = train_damsm(cfg, train, width=cfg.img_enc_width, seed=cfg.seed, name="damsm",
-                                        progress=progress)
-    eval_text, eval_img, h2 = train_damsm(cfg, train, width=cfg.eval_enc_width, seed=cfg.seed + 1000,
-                                          name="damsm-eval", progress=progress)
-    clf, h3 = train_classifier(cfg, train, progress=progress)
-    gens, hists = {}, {"damsm": h1, "damsm_eval": h2, "clf": h3}
+    text_enc, img_enc, h1 = train_damsm(cfg, train, width=cfg.img_enc_width, seed=cfg.seed, name="damsm", fit=fit)
+    hists = {"damsm": h1}
+    if cfg.dataset == "cub_birds":
+        eval_text, eval_img, clf = text_enc, img_enc, None
+    else:
+        eval_text, eval_img, hists["damsm_eval"] = train_damsm(cfg, train, width=cfg.eval_enc_width,
+                                                               seed=cfg.seed + 1000, name="damsm-eval", fit=fit)
+        clf, hists["clf"] = train_classifier(cfg, train, fit=fit)
+    gens = {}
     for v in cfg.variants:
-        gens[v], hists[f"gan_{v}"] = train_gan(cfg, train, text_enc, img_enc, variant=v, progress=progress)
+        gens[v], hists[f"gan_{v}"] = train_gan(cfg, train, text_enc, img_enc, variant=v, fit=fit)
     return Models(text_enc, img_enc, eval_text, eval_img, clf, gens, hists).eval()
 
 

@@ -77,21 +77,23 @@ def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
 def r_precision(eval_text, eval_img, x_gen: torch.Tensor, cap: torch.Tensor, cap_len: torch.Tensor,
                 cls: torch.Tensor, pool_cap: torch.Tensor, pool_len: torch.Tensor, pool_cls: torch.Tensor, *,
                 n_candidates: int = 100, seed: int = 0, s_true: torch.Tensor | None = None,
-                s_pool: torch.Tensor | None = None) -> torch.Tensor:
+                s_pool: torch.Tensor | None = None, v_bar: torch.Tensor | None = None) -> torch.Tensor:
     """Hit (1.0/0.0) per generated image: its caption ranks first among ``n_candidates`` captions.
 
     Mismatched candidates come from ``pool_*`` with a configuration id different from the true one;
-    ``s_true``/``s_pool`` are the evaluation encoder's sentence codes of ``cap``/``pool_cap`` if known.
+    ``s_true``/``s_pool``/``v_bar`` are the evaluation encoders' codes of ``cap``/``pool_cap``/``x_gen``
+    if known (then ``x_gen`` may be ``None``).
     """
     g = torch.Generator().manual_seed(seed)
-    _, v_bar = eval_img(x_gen)  # [N, n_e]
+    if v_bar is None:
+        _, v_bar = eval_img(x_gen)  # [N, n_e]
     if s_true is None:  # sentence codes may be passed in when several generators share the captions
         _, s_true = eval_text(cap, cap_len)
     if s_pool is None:
         _, s_pool = eval_text(pool_cap, pool_len)
     v_bar, s_true, s_pool = (F.normalize(t, dim=1) for t in (v_bar, s_true, s_pool))
     hits = []
-    for i in range(len(x_gen)):
+    for i in range(len(v_bar)):
         allowed = torch.nonzero(pool_cls != cls[i]).squeeze(1)
         neg = allowed[torch.randperm(len(allowed), generator=g)[: n_candidates - 1]]
         scores = torch.cat([(v_bar[i] * s_true[i]).sum().view(1), s_pool[neg] @ v_bar[i]])

@@ -74,12 +74,13 @@ class CANet(nn.Module):
         self.fc = nn.Linear(nef, 4 * c_dim)
         self.glu, self.c_dim = GLU(), c_dim
 
-    def forward(self, s: torch.Tensor, generator: torch.Generator | None = None):
+    def forward(self, s: torch.Tensor, generator: torch.Generator | None = None, *, eps: torch.Tensor | None = None):
         x = self.glu(self.fc(s))  # [B, 2 c_dim]
         mu, logvar = x[:, : self.c_dim], x[:, self.c_dim:]
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device) if generator is not None \
-            else torch.randn_like(mu)
-        return mu + eps * torch.exp(0.5 * logvar), mu, logvar
+        if eps is None:  # ε may be given: a data-parallel step draws it for the global batch and slices it
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device) if generator is not None \
+                else torch.randn_like(mu)
+        return mu + eps.to(mu.device) * torch.exp(0.5 * logvar), mu, logvar
 
 
 def kl_loss(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -201,11 +202,12 @@ class Generator(nn.Module):
                                    for _ in range(branch_num - 1)])
         self.img = nn.ModuleList([nn.Sequential(conv3x3(ngf, 3), nn.Tanh()) for _ in range(branch_num)])
 
-    def forward(self, z, s, w, cap_len=None, *, generator: torch.Generator | None = None):
+    def forward(self, z, s, w, cap_len=None, *, generator: torch.Generator | None = None,
+                eps: torch.Tensor | None = None):
         mask = None
         if self.attn_mask and cap_len is not None:
             mask = torch.arange(w.shape[2], device=w.device)[None, :] >= cap_len.to(w.device)[:, None]  # [B, T]
-        c, mu, logvar = self.ca_net(s, generator)
+        c, mu, logvar = self.ca_net(s, generator, eps=eps)  # eps: the CA noise ε [B, c_dim] if given
         h = self.h_net0(z, c)  # [B, ngf, base, base]
         images, attn = [self.img[0](h)], []
         for i, stage in enumerate(self.next):

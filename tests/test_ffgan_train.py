@@ -1,0 +1,98 @@
+"""``reprobook train ffgan``: the record, a bad setting, the paper preset on a tiny CUB fixture, caption draws."""
+
+import json
+import pickle
+
+import numpy as np
+import torch
+
+from reprobook.cli import main
+from reprobook.ffgan.data import choose_captions
+
+TINY = ["--set", "ngf=4", "--set", "ndf=4", "--set", "nef=8", "--set", "emb_dim=4", "--set", "acm_hidden=8",
+        "--set", "r_num=1", "--set", "batch_size=8", "--set", "damsm_batch=8", "--set", "gan_steps=2",
+        "--set", "damsm_steps=2", "--set", "img_enc_width=4", "--set", "variants=('full',)"]
+
+
+def test_trainer_writes_record_history_and_checkpoints(tmp_path):
+    out = tmp_path / "r"
+    argv = ["train", "ffgan", "--preset", "book", "--smoke", "--quiet", "--out", str(out), *TINY,
+            "--set", "n_train=32", "--set", "n_test=120", "--set", "n_eval=20", "--set", "n_folds=2",
+            "--set", "r_candidates=10", "--set", "clf_steps=2", "--set", "eval_enc_width=4"]
+    assert main(argv) == 0
+    rec = json.loads((out / "results.json").read_text())
+    assert rec["chapter"] == "ffgan" and rec["parameters"]["gan_steps"] == 2
+    assert [c["id"] for c in rec["claims"]] == ["attention-on-object", "attention-sharper-later"]
+    assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in rec["claims"])
+    assert {"attr_acc", "r_precision", "attn_lift_stage2"} <= set(rec["metrics"]["per_variant"]["full"])
+    hist = json.loads((out / "history.json").read_text())
+    assert set(hist) == {"damsm", "damsm-eval", "clf", "gan-full"}
+    assert set(hist["gan-full"]["metrics"]) == {"D0", "D1", "D2", "G", "damsm", "kl"}
+    assert sorted(p.stem for p in (out / "checkpoints").iterdir()) == ["clf", "damsm", "damsm-eval", "gan-full"]
+
+
+def test_bad_setting_fails_with_one_line(tmp_path, capsys):
+    assert main(["train", "ffgan", "--preset", "book", "--set", "ema=1.0", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "ema must be in [0, 1)" in err and "\n" not in err
+
+
+def _cub_fixture(root, *, n_train=8, n_test=4, per_image=2, size=24):
+    """AttnGAN's birds layout with a few random images, two classes, ``per_image`` captions each."""
+    from PIL import Image
+
+    birds = root / "birds"
+    rng = np.random.default_rng(0)
+    names = {"train": [f"00{1 + i % 2}.Bird_{1 + i % 2}/img_{i}" for i in range(n_train)],
+             "test": [f"00{1 + i % 2}.Bird_{1 + i % 2}/test_{i}" for i in range(n_test)]}
+    caps = {k: [list(rng.integers(1, 20, size=int(rng.integers(3, 9)))) for _ in range(len(v) * per_image)]
+            for k, v in names.items()}
+    (birds / "CUB_200_2011" / "images").mkdir(parents=True)
+    lines, boxes = [], []
+    for k, split in enumerate(names.values()):
+        for name in split:
+            path = birds / "CUB_200_2011" / "images" / f"{name}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (size, size + 6, 3), dtype=np.uint8)).save(path)
+            lines.append(f"{len(lines) + 1} {name}.jpg")
+            boxes.append(f"{len(boxes) + 1} 2.0 3.0 18.0 15.0")
+    (birds / "CUB_200_2011" / "images.txt").write_text("\n".join(lines) + "\n")
+    (birds / "CUB_200_2011" / "bounding_boxes.txt").write_text("\n".join(boxes) + "\n")
+    with open(birds / "captions.pickle", "wb") as f:
+        pickle.dump([caps["train"], caps["test"], {i: f"w{i}" for i in range(20)}, {f"w{i}": i for i in range(20)}], f)
+    for split, files in names.items():
+        (birds / split).mkdir()
+        with open(birds / split / "filenames.pickle", "wb") as f:
+            pickle.dump(files, f)
+    return root
+
+
+def test_paper_preset_on_a_tiny_cub_fixture(tmp_path):
+    root = _cub_fixture(tmp_path / "data")
+    out = tmp_path / "r"
+    argv = ["train", "ffgan", "--preset", "paper", "--data-root", str(root), "--quiet", "--out", str(out), *TINY,
+            "--set", "batch_size=4", "--set", "damsm_batch=4", "--set", "base_size=8", "--set", "branch_num=2",
+            "--set", "n_words=20", "--set", "words_num=5", "--set", "n_eval=8", "--set", "n_folds=2",
+            "--set", "r_candidates=3"]
+    assert main(argv) == 0
+    rec = json.loads((out / "results.json").read_text())
+    assert [c["id"] for c in rec["claims"]] == ["cub-r-precision-vs-dm-gan", "cub-r-precision-vs-attngan"]
+    assert "72.31" in rec["claims"][0]["paper"] and len(rec["metrics"]["folds"]["full"]) == 2
+    assert set(json.loads((out / "history.json").read_text())) == {"damsm", "gan-full"}
+
+
+def test_caption_draws_are_those_of_the_global_batch():
+    caps = torch.arange(1, 4 * 3 * 9 + 1).view(4, 3, 9)  # 4 images, 3 captions of up to 9 words
+    lens = torch.tensor([[9, 2, 5]] * 4)
+
+    def draw(rows):
+        g = torch.Generator().manual_seed(5)
+        return choose_captions(caps[rows], lens[rows], words_num=4, generator=g, n_global=4, rows=rows)
+
+    whole, halves = draw(slice(0, 4)), [draw(slice(0, 2)), draw(slice(2, 4))]
+    assert torch.equal(whole[0], torch.cat([h[0] for h in halves]))
+    assert torch.equal(whole[1], torch.cat([h[1] for h in halves]))
+    cap, n = whole
+    for b in range(4):
+        words = cap[b, : n[b]]
+        assert (words > 0).all() and (words.diff() > 0).all() and (cap[b, n[b]:] == 0).all()  # order kept
