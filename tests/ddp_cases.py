@@ -8,12 +8,13 @@ augmentation) are switched off, since they cannot match by construction.
 CASES: dict[str, list[str]] = {
     "intro": ["intro", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "steps=12",
               "--set", "batch_size=32"],
-    # SwitOKD pair, then DML; a fixed δ inside G's range makes both modes occur within 20 steps, so
-    # the teacher's skipped backward/step (expert mode) is exercised on both processes together.
+    # SwitOKD pair with the paper's adaptive δ, then DML: with the wide teacher and batch 64 the
+    # rule enters expert mode from step ~60 of 78, so both processes skip the teacher's
+    # backward/step together on the later steps.
     "switokd": ["switokd", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "ablations=False",
-                "--set", "methods=('switokd','dml')", "--set", "epochs=2", "--set", "fixed_delta=0.15",
-                "--set", "require_t_lt_s=False"],
-    # three networks, two teachers with their own switches
+                "--set", "methods=('switokd','dml')", "--set", "epochs=2", "--set", "batch_size=64",
+                "--set", "teacher_width=512", "--set", "milestones=(20,)"],
+    # three networks, two teachers with their own switches (a fixed δ inside G's range: both modes)
     "switokd_2t1s": ["switokd", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "topology=2T1S",
                      "--set", "third=mlp", "--set", "epochs=2", "--set", "fixed_delta=0.15",
                      "--set", "require_t_lt_s=False"],
