@@ -39,4 +39,14 @@ CASES: dict[str, list[str]] = {
               "--set", "batch_size=8", "--set", "damsm_batch=8", "--set", "gan_steps=5", "--set", "damsm_steps=5",
               "--set", "clf_steps=3", "--set", "img_enc_width=4", "--set", "eval_enc_width=4",
               "--set", "variants=('full',)"],
+    # SwitOKD pair with the paper's adaptive δ, then DML: with the wide teacher and batch 64 the
+    # rule enters expert mode from step ~60 of 78, so both processes skip the teacher's
+    # backward/step together on the later steps.
+    "switokd": ["switokd", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "ablations=False",
+                "--set", "methods=('switokd','dml')", "--set", "epochs=2", "--set", "batch_size=64",
+                "--set", "teacher_width=512", "--set", "milestones=(20,)"],
+    # three networks, two teachers with their own switches (a fixed δ inside G's range: both modes)
+    "switokd_2t1s": ["switokd", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "topology=2T1S",
+                     "--set", "third=mlp", "--set", "epochs=2", "--set", "fixed_delta=0.15",
+                     "--set", "require_t_lt_s=False"],
 }

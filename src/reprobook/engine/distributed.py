@@ -137,7 +137,12 @@ def all_reduce(x: torch.Tensor, op: str = "sum") -> torch.Tensor:
         return x
     ops = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN, "mean": dist.ReduceOp.SUM}
     y = x.detach().clone()
-    dist.all_reduce(y, op=ops[op])
+    if _CTX.backend == "nccl" and y.device.type == "cpu":  # NCCL reduces CUDA tensors only
+        z = y.cuda()
+        dist.all_reduce(z, op=ops[op])
+        y = z.cpu()
+    else:
+        dist.all_reduce(y, op=ops[op])
     return y / _CTX.world_size if op == "mean" else y
 
 

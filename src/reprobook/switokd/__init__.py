@@ -15,6 +15,7 @@ otherwise both learn mutually (**learning mode**).
 - :mod:`~reprobook.switokd.models`, :mod:`~reprobook.switokd.architectures`: book MLPs, official networks.
 - :mod:`~reprobook.switokd.data`, :mod:`~reprobook.switokd.config`, :mod:`~reprobook.switokd.experiment`,
   :mod:`~reprobook.switokd.figures`, :mod:`~reprobook.switokd.claims`.
+- :mod:`~reprobook.switokd.trainer`: ``reprobook train switokd`` (paper scale, one or many processes).
 """
 
 from reprobook.switokd.config import PRESETS, SMOKE, SwitOKDConfig, from_params

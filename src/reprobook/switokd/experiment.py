@@ -5,21 +5,29 @@
 ablations: SwitOKD with a fixed threshold, without the ``t < s`` test, with the figure's ε,
 at other temperatures, and SwitOKD vs DML across teacher widths (the capacity-gap sweep). The
 multi-network presets (``topology`` ``1T2S``/``2T1S``) train the three networks of Table 7.
+
+Every run goes through a ``fit``-like callable: the engine's :func:`~reprobook.engine.loop.fit`
+with a run-directory checkpoint (notebook), or ``TrainContext.fit`` (``reprobook train``, see
+:mod:`reprobook.switokd.trainer`). Networks are wrapped with
+:func:`~reprobook.engine.distributed.wrap` (the identity in one process); evaluation shards the
+test set over processes and sums the counts.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 
+from reprobook.engine import distributed
 from reprobook.engine.checkpoint import run_checkpoint
 from reprobook.engine.config import as_dict
-from reprobook.engine.loop import BatchStream, fit
+from reprobook.engine.loop import BatchStream, History, fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.switokd.architectures import build
 from reprobook.switokd.config import SwitOKDConfig
@@ -119,17 +127,50 @@ def make_optimizer(kind: str, params, *, lr: float, cfg: SwitOKDConfig) -> torch
 
 @torch.no_grad()
 def accuracy(model: nn.Module, test, *, device, batch: int, num_workers: int = 0) -> float:
+    """Top-1 accuracy of ``model`` (unwrapped, eval mode) on the whole test set.
+
+    In a process group each rank counts every ``world_size``-th example and the counts are
+    summed, so every rank returns the single-process number.
+    """
     model.eval()
+    ctx = distributed.current()
+    if ctx.enabled:  # every world_size-th example on this rank; counts summed below
+        if isinstance(test, TensorDataset):
+            test = TensorDataset(*(t[ctx.rank::ctx.world_size] for t in test.tensors))
+        else:
+            test = Subset(test, range(ctx.rank, len(test), ctx.world_size))
+    correct, n = _count_correct(model, test, device=device, batch=batch, num_workers=num_workers)
+    if ctx.enabled:
+        correct, n = distributed.all_reduce(torch.tensor([correct, n], dtype=torch.float64, device=device)).tolist()
+    return correct / n
+
+
+def _count_correct(model: nn.Module, test, *, device, batch: int, num_workers: int) -> tuple[int, int]:
+    correct = n = 0
     if isinstance(test, TensorDataset):
         x, y = test.tensors
-        correct = sum((model(x[i:i + batch].to(device)).argmax(1).cpu() == y[i:i + batch]).sum().item()
-                      for i in range(0, len(y), batch))
-        return correct / len(y)
-    correct = n = 0
+        for i in range(0, len(y), batch):
+            correct += (model(x[i:i + batch].to(device)).argmax(1).cpu() == y[i:i + batch]).sum().item()
+        return correct, len(y)
     for x, y in DataLoader(test, batch_size=batch, num_workers=num_workers):
         correct += (model(x.to(device)).argmax(1).cpu() == y).sum().item()
         n += len(y)
-    return correct / n
+    return correct, n
+
+
+FitFn = Callable[..., History]  # fit_fn(phase, step_fn, **fit kwargs) -> History, e.g. TrainContext.fit
+
+
+def phase_name(tag: str) -> str:
+    """A file-name-safe training phase name: ``"no_t<s/switokd"`` → ``"no_tlts-switokd"``."""
+    return tag.replace("/", "-").replace("<", "lt")
+
+
+def _fit(fit_fn: FitFn | None, phase: str, tag_cfg: dict, step, **kwargs):
+    """``fit_fn(phase, step, **kwargs)``, or the engine's fit with a config-hashed run checkpoint."""
+    if fit_fn is not None:
+        return fit_fn(phase_name(phase), step, **kwargs)
+    return fit(step, checkpoint=run_checkpoint(f"switokd-{phase.replace('/', '-')}", tag_cfg), **kwargs)
 
 
 def _history_to_run(key, method, seed, width, spe, hist, wall) -> PairRun:
@@ -143,12 +184,14 @@ def _history_to_run(key, method, seed, width, spe, hist, wall) -> PairRun:
 # ----------------------------------------------------------------------------- one pair run
 def train_pair(cfg: SwitOKDConfig, *, method: str, seed: int, train, test, key: str | None = None,
                rule: SwitchRule | None = None, teacher_width: int | None = None,
-               kd_teacher: nn.Module | None = None, progress: bool = True) -> tuple[PairRun, nn.Module, nn.Module]:
+               kd_teacher: nn.Module | None = None, progress: bool = True,
+               fit_fn: FitFn | None = None) -> tuple[PairRun, nn.Module, nn.Module]:
     """Train one teacher/student pair with ``method``; returns the run and both networks (on CPU).
 
     The same ``seed`` gives the same initial networks and batch order for every method.
+    ``fit_fn`` (``TrainContext.fit``) replaces the engine's fit; the phase is ``<key>-seed<seed>``.
     """
-    device = resolve_device(cfg.device)
+    device = distributed.device_for(resolve_device(cfg.device))
     rule = rule or rule_of(cfg)
     width = teacher_width or cfg.teacher_width
     key = key or f"main/{method}"
@@ -160,6 +203,10 @@ def train_pair(cfg: SwitOKDConfig, *, method: str, seed: int, train, test, key: 
             raise ValueError("method 'kd' needs a trained teacher (kd_teacher)")
         teacher.load_state_dict(kd_teacher.state_dict())
     teacher, student = teacher.to(device), student.to(device)
+    # Data-parallel copies for training (identity in one process); the bare nets hold the state.
+    # The offline-KD teacher is frozen, so it is never wrapped.
+    teacher_dp = teacher if method == "kd" else distributed.wrap(teacher)
+    student_dp = distributed.wrap(student)
     opt_t = None if method == "kd" else make_optimizer("sgd", teacher.parameters(), lr=cfg.lr_t, cfg=cfg)
     opt_s = make_optimizer(cfg.opt_s, student.parameters(), lr=cfg.lr_s, cfg=cfg)
     stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
@@ -171,7 +218,8 @@ def train_pair(cfg: SwitOKDConfig, *, method: str, seed: int, train, test, key: 
         set_lr(opt_s, lr_at(cfg.lr_s, epoch, cfg.milestones, cfg.gamma))
         if opt_t is not None:
             set_lr(opt_t, lr_at(cfg.lr_t, epoch, cfg.milestones, cfg.gamma))
-        out = okd_step(x, y, teacher=teacher, student=student, opt_t=opt_t, opt_s=opt_s, method=method, rule=rule)
+        out = okd_step(x, y, teacher=teacher_dp, student=student_dp, opt_t=opt_t, opt_s=opt_s, method=method,
+                       rule=rule)
         return {k_: out[k_] for k_ in STEP_KEYS}
 
     def evaluate(_):
@@ -183,10 +231,9 @@ def train_pair(cfg: SwitOKDConfig, *, method: str, seed: int, train, test, key: 
         state["opt_t"] = opt_t
     tag_cfg = {**as_dict(cfg), "run": key, "seed": seed, "width": width, "rule": repr(rule)}
     t0 = time.perf_counter()
-    hist = fit(step, steps=cfg.epochs * spe, stream=stream, state=state,
-               checkpoint=run_checkpoint(f"switokd-{key.replace('/', '-')}-seed{seed}", tag_cfg),
-               ckpt_every=0 if cfg.dataset == "digits_hard" else spe, eval_fn=evaluate, eval_every=spe,
-               desc=f"{key} seed {seed}", progress=progress)
+    hist = _fit(fit_fn, f"{key}-seed{seed}", tag_cfg, step, steps=cfg.epochs * spe, stream=stream, state=state,
+                ckpt_every=0 if cfg.dataset == "digits_hard" else spe, eval_fn=evaluate, eval_every=spe,
+                desc=f"{key} seed {seed}", progress=progress)
     run = _history_to_run(key, method, seed, width, spe, hist, time.perf_counter() - t0)
     return run, teacher.cpu(), student.cpu()
 
@@ -216,19 +263,29 @@ def torch_threads(n: int):
         torch.set_num_threads(old)
 
 
-def run(cfg: SwitOKDConfig, *, progress: bool = True) -> SwitOKDResult:
-    """The whole experiment of the chapter (see the module docstring)."""
+METHOD_ORDER = ("vanilla", "dml", "switokd", "kd")  # vanilla before kd: its teacher is kd's
+
+
+def run(cfg: SwitOKDConfig, *, progress: bool = True, fit_fn: FitFn | None = None,
+        order: tuple[str, ...] = METHOD_ORDER) -> SwitOKDResult:
+    """The whole experiment of the chapter (see the module docstring).
+
+    ``order``: the order in which the methods of ``cfg.methods`` are trained for each seed
+    (``kd`` needs ``vanilla`` before it); ``fit_fn``: see :func:`train_pair`.
+    """
     if cfg.topology != "pair":
         raise ValueError("multi-network presets are trained with run_multinet(cfg)")
+    if "kd" in order and "vanilla" in order and order.index("kd") < order.index("vanilla"):
+        raise ValueError("order must train 'vanilla' before 'kd'")
     with torch_threads(cfg.threads):
-        return _run(cfg, progress=progress)
+        return _run(cfg, progress=progress, fit_fn=fit_fn, order=order)
 
 
-def _run(cfg: SwitOKDConfig, *, progress: bool) -> SwitOKDResult:
+def _run(cfg: SwitOKDConfig, *, progress: bool, fit_fn: FitFn | None, order: tuple[str, ...]) -> SwitOKDResult:
     t0 = time.perf_counter()
     train, test = datasets(cfg)
     res = SwitOKDResult(cfg)
-    order = [m for m in ("vanilla", "dml", "switokd", "kd") if m in cfg.methods]
+    order = [m for m in order if m in cfg.methods]
     seeds = [cfg.seed + i for i in range(cfg.n_seeds)]
     for seed in seeds:
         vanilla_teacher = None
@@ -236,7 +293,7 @@ def _run(cfg: SwitOKDConfig, *, progress: bool) -> SwitOKDResult:
             if m == "kd" and vanilla_teacher is None:
                 continue  # offline KD needs the vanilla teacher of the same seed
             r, teacher, _ = train_pair(cfg, method=m, seed=seed, train=train, test=test,
-                                       kd_teacher=vanilla_teacher, progress=progress)
+                                       kd_teacher=vanilla_teacher, progress=progress, fit_fn=fit_fn)
             res.runs.setdefault(r.key, []).append(r)
             if m == "vanilla":
                 vanilla_teacher = teacher
@@ -245,7 +302,7 @@ def _run(cfg: SwitOKDConfig, *, progress: bool) -> SwitOKDResult:
         for name, rule in ablation_variants(cfg).items():
             for seed in ab_seeds:
                 r, _, _ = train_pair(cfg, method="switokd", seed=seed, train=train, test=test, rule=rule,
-                                     key=f"{name}/switokd", progress=progress)
+                                     key=f"{name}/switokd", progress=progress, fit_fn=fit_fn)
                 res.runs.setdefault(r.key, []).append(r)
         for w in cfg.gap_widths:
             for m in ("dml", "switokd"):
@@ -255,18 +312,22 @@ def _run(cfg: SwitOKDConfig, *, progress: bool) -> SwitOKDResult:
                         r = replace(r, key=f"width{w}/{m}")
                     else:
                         r, _, _ = train_pair(cfg, method=m, seed=seed, train=train, test=test, teacher_width=w,
-                                             key=f"width{w}/{m}", progress=progress)
+                                             key=f"width{w}/{m}", progress=progress, fit_fn=fit_fn)
                     res.runs.setdefault(r.key, []).append(r)
     res.wall_s = time.perf_counter() - t0
     return res
 
 
 # ----------------------------------------------------------------------------- three networks
-def run_multinet(cfg: SwitOKDConfig, *, seed: int | None = None, progress: bool = True):
-    """Train the three networks of a ``1T2S``/``2T1S`` preset; returns ``(History, networks)``."""
+def run_multinet(cfg: SwitOKDConfig, *, seed: int | None = None, progress: bool = True,
+                 fit_fn: FitFn | None = None):
+    """Train the three networks of a ``1T2S``/``2T1S`` preset; returns ``(History, networks)``.
+
+    ``fit_fn``: see :func:`train_pair`; the phase is ``<topology>-seed<seed>``.
+    """
     if cfg.topology == "pair":
         raise ValueError("run_multinet needs topology '1T2S' or '2T1S'")
-    device = resolve_device(cfg.device)
+    device = distributed.device_for(resolve_device(cfg.device))
     seed = cfg.seed if seed is None else seed
     train, test = datasets(cfg)
     seed_everything(seed)
@@ -275,6 +336,7 @@ def run_multinet(cfg: SwitOKDConfig, *, seed: int | None = None, progress: bool 
     opt_kind = {"teacher": "sgd", "student": cfg.opt_s, "third": cfg.opt_third}
     base_lr = {"teacher": cfg.lr_t, "student": cfg.lr_s, "third": cfg.lr_third}
     opts = {k: make_optimizer(opt_kind[k], nets[k].parameters(), lr=base_lr[k], cfg=cfg) for k in nets}
+    dp = {k: distributed.wrap(m) for k, m in nets.items()}  # trained copies; ``nets`` hold the state
     stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
     spe = stream.steps_per_epoch
     rule = rule_of(cfg)
@@ -284,10 +346,10 @@ def run_multinet(cfg: SwitOKDConfig, *, seed: int | None = None, progress: bool 
         for name, opt in opts.items():
             set_lr(opt, lr_at(base_lr[name], (k - 1) // spe, cfg.milestones, cfg.gamma))
         if cfg.topology == "2T1S":  # T1 = teacher, T2 = third, S = student
-            return step_2t1s(x, y, T1=nets["teacher"], T2=nets["third"], S=nets["student"], opt_T1=opts["teacher"],
+            return step_2t1s(x, y, T1=dp["teacher"], T2=dp["third"], S=dp["student"], opt_T1=opts["teacher"],
                              opt_T2=opts["third"], opt_S=opts["student"], rule=rule,
                              official_quirks=cfg.official_quirks)
-        return step_1t2s(x, y, T=nets["teacher"], S1=nets["student"], S2=nets["third"], opt_T=opts["teacher"],
+        return step_1t2s(x, y, T=dp["teacher"], S1=dp["student"], S2=dp["third"], opt_T=opts["teacher"],
                          opt_S1=opts["student"], opt_S2=opts["third"], rule=rule, official_quirks=cfg.official_quirks)
 
     def evaluate(_):
@@ -296,11 +358,10 @@ def run_multinet(cfg: SwitOKDConfig, *, seed: int | None = None, progress: bool 
 
     state = {**nets, **{f"opt_{k}": o for k, o in opts.items()}}
     with torch_threads(cfg.threads):
-        hist = fit(step, steps=cfg.epochs * spe, stream=stream, state=state,
-                   checkpoint=run_checkpoint(f"switokd-{cfg.topology}-seed{seed}", {**as_dict(cfg), "seed": seed}),
-                   ckpt_every=0 if cfg.dataset == "digits_hard" else spe, eval_fn=evaluate, eval_every=spe,
-                   desc=f"{cfg.topology} seed {seed}",
-                   progress=progress)
+        hist = _fit(fit_fn, f"{cfg.topology}-seed{seed}", {**as_dict(cfg), "seed": seed}, step,
+                    steps=cfg.epochs * spe, stream=stream, state=state,
+                    ckpt_every=0 if cfg.dataset == "digits_hard" else spe, eval_fn=evaluate, eval_every=spe,
+                    desc=f"{cfg.topology} seed {seed}", progress=progress)
     return hist, {k: m.cpu() for k, m in nets.items()}
 
 

@@ -20,6 +20,11 @@ Losses (no :math:`\tau^2` factor, batch-mean reduction, targets detached):
     L_t = \mathrm{CE}(z_t, y) + \mathrm{KL}(p_s^\tau \,\|\, p_t^\tau).
 
 In expert mode only the student steps; in learning mode both do.
+
+Under ``torchrun`` each process holds a slice of the global batch; :func:`batch_scalars` sums
+the per-sample values over all processes in one all-reduce, which hands every rank the same
+bits, so every rank computes the same G, s, t and takes the same branch (its teacher's
+backward and step are skipped everywhere at once).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+
+from reprobook.engine import distributed
 
 EPSILON_FORMS = ("code", "figure")
 
@@ -48,15 +55,45 @@ def kl_div(z_target: torch.Tensor, z: torch.Tensor, tau: float = 1.0) -> torch.T
 @torch.no_grad()
 def label_error(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r""":math:`\lVert \mathrm{softmax}(z) - y\rVert_1` averaged over the batch (= 2(1 − mean p_y))."""
+    return label_error_rows(z, y).mean()
+
+
+@torch.no_grad()
+def label_error_rows(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""Per-sample :math:`\lVert \mathrm{softmax}(z_i) - y_i\rVert_1`: ``[B]``."""
     p = F.softmax(z.float(), dim=-1)  # [B, C]
     onehot = F.one_hot(y, p.shape[1]).to(p.dtype)
-    return (p - onehot).abs().sum(1).mean()
+    return (p - onehot).abs().sum(1)
 
 
 @torch.no_grad()
 def distillation_gap(z_s: torch.Tensor, z_t: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
     r""":math:`G = \lVert p_s^\tau - p_t^\tau\rVert_1` averaged over the batch."""
-    return (F.softmax(z_s.float() / tau, -1) - F.softmax(z_t.float() / tau, -1)).abs().sum(1).mean()
+    return distillation_gap_rows(z_s, z_t, tau).mean()
+
+
+@torch.no_grad()
+def distillation_gap_rows(z_s: torch.Tensor, z_t: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+    r"""Per-sample :math:`\lVert p_{s,i}^\tau - p_{t,i}^\tau\rVert_1`: ``[B]``."""
+    return (F.softmax(z_s.float() / tau, -1) - F.softmax(z_t.float() / tau, -1)).abs().sum(1)
+
+
+@torch.no_grad()
+def batch_scalars(z_s: torch.Tensor, z_t: torch.Tensor, y: torch.Tensor,
+                  tau: float = 1.0) -> tuple[float, float, float]:
+    """``(G, s, t)`` of the global batch: batch means over every process.
+
+    One process: the plain batch means. Several: this rank's per-sample sums and its count,
+    summed over ranks in a single all-reduce; every rank receives the same numbers, hence the
+    same mode.
+    """
+    if not distributed.current().enabled:
+        return (distillation_gap(z_s, z_t, tau).item(), label_error(z_s, y).item(), label_error(z_t, y).item())
+    rows = torch.stack([distillation_gap_rows(z_s, z_t, tau), label_error_rows(z_s, y), label_error_rows(z_t, y)], 1)
+    sums = torch.cat([rows.double().sum(0), rows.new_tensor([len(rows)], dtype=torch.float64)])  # [4]
+    tot = distributed.all_reduce(sums, "sum")
+    G, s, t = (tot[:3] / tot[3]).tolist()
+    return G, s, t
 
 
 def epsilon(s: float, t: float, form: str = "code") -> float:
@@ -122,8 +159,7 @@ def switch_stats(z_s: torch.Tensor, z_t: torch.Tensor, y: torch.Tensor,
     ``eps_from=(s', t')`` computes ε from another pair's errors: the official multi-network
     scripts' copy-paste quirk (see :mod:`reprobook.switokd.multinet`).
     """
-    G = distillation_gap(z_s, z_t, rule.tau).item()
-    s, t = label_error(z_s, y).item(), label_error(z_t, y).item()
+    G, s, t = batch_scalars(z_s, z_t, y, rule.tau)  # global-batch means: the same on every rank
     st = decide(G, s, t, rule)
     if eps_from is not None and rule.fixed_delta is None:
         eps = epsilon(*eps_from, rule.epsilon_form)
