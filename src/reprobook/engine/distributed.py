@@ -50,6 +50,7 @@ class Context:
 
 
 _CTX = Context()
+_GROUPS = 0  # process groups this process has joined
 
 
 def current() -> Context:
@@ -71,7 +72,7 @@ def init(device: str | torch.device = "auto") -> Context:
     Returns the single-process context when ``WORLD_SIZE`` is unset or 1. Calling it again in the
     same process reuses the group.
     """
-    global _CTX
+    global _CTX, _GROUPS
     n = int(os.environ.get("WORLD_SIZE", "1"))
     if n <= 1:
         _CTX = Context()
@@ -85,7 +86,12 @@ def init(device: str | torch.device = "auto") -> Context:
     if want_cuda:
         torch.cuda.set_device(local)
     if not dist.is_initialized():
-        dist.init_process_group(backend)
+        # A group re-created in the same processes (several runs in one torchrun) must not read
+        # the previous group's addresses from torchrun's store: each group gets its own key prefix.
+        _GROUPS += 1
+        store, _, _ = next(dist.rendezvous("env://"))
+        dist.init_process_group(backend, store=dist.PrefixStore(f"reprobook-group{_GROUPS}/", store),
+                                rank=rank, world_size=n)
     _CTX = Context(rank=rank, world_size=n, local_rank=local, backend=dist.get_backend())
     return _CTX
 
