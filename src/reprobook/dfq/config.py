@@ -4,7 +4,10 @@
 as the main setting and W2A2 as a labelled extension, a few seeds, sized for a 2-core CPU.
 ``paper`` (CIFAR-10 ResNet-20) and ``paper_*``: the official network, schedule (400 epochs ×
 200 iterations of 16), optimisers and per-paper α/λ; they read the real dataset under
-``data_root``. ``bits`` selects W3A3, W4A4 or W5A5 as in the paper's table.
+``data_root``. ``bits`` selects W3A3, W4A4 or W5A5 as in the paper's table. The papers start from
+pre-trained networks: ``fp_weights`` loads one (a state dict in this layout, read with
+``weights_only=True``); without it P is trained in the run. ``baselines=False`` runs only the
+chapter's own method (GDFQ and, in Chapter 5, AdaSG are each a full data-free run).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def evaluate(model: nn.Module, test: Dataset, device: torch.device) -> float:
         for x, y in batches:
             correct += (model(x.to(device)).argmax(1).cpu() == y).sum().item()
             n += len(y)
-    correct, n = distributed.all_reduce(torch.tensor([correct, n], dtype=torch.float64), "sum").tolist()
+    correct, n = distributed.all_reduce(torch.tensor([correct, n], dtype=torch.float64, device=device), "sum").tolist()
     return correct / n
 
 

@@ -129,8 +129,9 @@ def _book_claims(record: results.Record, res: experiment.DFQResult) -> None:
         record.claim("mid-band-best", "A mid margin beats margins at the extremes",
                      "AdaDFQ paper, λ_l × λ_u surface on MobileNetV2 W3A3: ≈22–30 %, best near λ_l ≈ 0.1, "
                      "λ_u ≈ 0.8–0.9",
-                     results.compare(abl["AdaDFQ"], [bands[extreme]], names=("AdaDFQ margin", f"best extreme, {extreme}"),
-                                     scale=100, digits=1, min_effect=2 * noise))
+                     results.compare(abl["AdaDFQ"], [bands[extreme]],
+                                     names=("AdaDFQ margin", f"best extreme, {extreme}"), scale=100, digits=1,
+                                     min_effect=2 * noise))
 
 
 def train(cfg: DFQConfig, ctx: TrainContext) -> results.Record:

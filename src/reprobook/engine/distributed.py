@@ -90,9 +90,10 @@ def init(device: str | torch.device = "auto") -> Context:
         # the previous group's addresses from torchrun's store: each group gets its own key prefix.
         _GROUPS += 1
         store, _, _ = next(dist.rendezvous("env://"))
-        dist.init_process_group(backend, store=dist.PrefixStore(f"reprobook-group{_GROUPS}/", store),
-                                rank=rank, world_size=n)
-    _CTX = Context(rank=rank, world_size=n, local_rank=local, backend=dist.get_backend())
+        # On GPUs, CPU tensors (logged metrics, counts) still need a backend: gloo beside NCCL.
+        dist.init_process_group("cpu:gloo,cuda:nccl" if want_cuda else "gloo", rank=rank, world_size=n,
+                                store=dist.PrefixStore(f"reprobook-group{_GROUPS}/", store))
+    _CTX = Context(rank=rank, world_size=n, local_rank=local, backend=backend)
     return _CTX
 
 
