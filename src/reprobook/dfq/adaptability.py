@@ -14,7 +14,8 @@ learn) and small when P and Q disagree sharply. The official code normalises it 
 
 with the batch minimum *not* detached (so the lowest-entropy sample of every batch sits at
 exactly 0), and the **sample adaptability** is :math:`1 - H'_{info}`. :func:`normalized_entropy`
-is that training quantity; :func:`entropy_ratio` (:math:`H/\log C`) is the batch-independent one
+is that training quantity (under data-parallel training the minimum is that of the global batch,
+:func:`batch_min`); :func:`entropy_ratio` (:math:`H/\log C`) is the batch-independent one
 the chapters plot.
 
 The margin (AdaDFQ; AdaSG's balance band) keeps :math:`H'` inside :math:`[\lambda_l, \lambda_u]`
@@ -31,6 +32,8 @@ import math
 import torch
 from torch.nn import functional as F
 
+from reprobook.engine import distributed
+
 
 def entropy(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
     """:math:`H(\\mathrm{softmax}(\\text{logits}/T))` per row (natural log): ``[B, C] -> [B]``."""
@@ -38,11 +41,33 @@ def entropy(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
     return -(logp.exp() * logp).sum(1)
 
 
+def batch_min(h: torch.Tensor) -> torch.Tensor:
+    """``h.min()`` over the global batch, with the gradient of ``min`` (to the minimising sample).
+
+    In a process group every rank holds a slice of the batch. The value is the all-reduced
+    minimum; its gradient is summed over ranks (every rank's samples depend on it) and routed to
+    the one rank that holds the minimum (the lowest such rank on ties), which is the gradient the
+    single-process ``h.min()`` gets once the data-parallel average is taken.
+    """
+    local = h.min()
+    ctx = distributed.current()
+    if not ctx.enabled:
+        return local
+    m = distributed.all_reduce(local, "min")
+    if not (torch.is_grad_enabled() and h.requires_grad):
+        return m
+    mine = torch.tensor(float(ctx.rank if local.item() == m.item() else ctx.world_size), device=h.device)
+    owner = int(distributed.all_reduce(mine, "min").item())
+    from torch.distributed.nn.functional import all_reduce  # differentiable sum over ranks
+
+    return all_reduce(local * float(ctx.rank == owner))
+
+
 def normalized_entropy(z_p: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
     """:math:`H'_{info}(p_{ds})` with the official per-batch normalisation: ``[B, C] x2 -> [B]`` in [0, 1]."""
     h = entropy(z_p - z_q)  # [B]
     h_max = math.log(z_p.shape[1])
-    h_min = h.min()  # not detached, as in the official code
+    h_min = batch_min(h)  # not detached, as in the official code; global batch under data parallelism
     return (h - h_min) / (h_max - h_min)
 
 

@@ -4,7 +4,10 @@
 as the main setting and W2A2 as a labelled extension, a few seeds, sized for a 2-core CPU.
 ``paper`` (CIFAR-10 ResNet-20) and ``paper_*``: the official network, schedule (400 epochs ×
 200 iterations of 16), optimisers and per-paper α/λ; they read the real dataset under
-``data_root``. ``bits`` selects W3A3, W4A4 or W5A5 as in the paper's table.
+``data_root``. ``bits`` selects W3A3, W4A4 or W5A5 as in the paper's table. The papers start from
+pre-trained networks: ``fp_weights`` loads one (a state dict in this layout, read with
+``weights_only=True``); without it P is trained in the run. ``baselines=False`` runs only the
+chapter's own method (GDFQ and, in Chapter 5, AdaSG are each a full data-free run).
 """
 
 from __future__ import annotations
@@ -60,7 +63,11 @@ class DFQConfig:
     fp_batch: int = 64
     fp_weights: str | None = None  # state dict of P in this layout; None trains P in the run
     ptq_batches: int = 50  # calibration batches of 16 for the PTQ baselines
+    baselines: bool = True  # also run the data-free baselines (GDFQ; Chapter 5: and AdaSG), each a full run
     trace_every: int = 10  # game probes every this many iterations (0: none)
+    # float64 (digits only) makes a multi-process run reproduce the single-process numbers to
+    # rounding; in float32 the quantizer's rounding and the ill-conditioned H' amplify it
+    dtype: Literal["float32", "float64"] = "float32"
     seed: int = 0
     device: str = "auto"
     data_root: str | None = None
@@ -81,6 +88,8 @@ class DFQConfig:
             raise ValueError("batch_size must be >= 2 (H' is normalised by the batch minimum)")
         if self.img_size % 4:
             raise ValueError(f"img_size must be a multiple of 4, got {self.img_size}")
+        if self.dtype != "float32" and self.dataset != "digits":
+            raise ValueError(f"dtype {self.dtype!r} is only available for the digits dataset; use float32")
         if (self.dataset == "digits") != (self.model == "digits_resnet"):
             raise ValueError(f"model {self.model!r} does not fit dataset {self.dataset!r}: digits uses "
                              "digits_resnet; cifar10/100 use resnet20; imagenet uses resnet18, mobilenetv2 or resnet50")

@@ -12,12 +12,21 @@ or load ``fp_weights``), then quantize it without data:
   with the extra bands ``cfg.bands``.
 
 Every data-free run has its own resumable checkpoint keyed by config, method, bit width and seed.
+A ``fitter(tag, key) -> fit_fn`` decides where: by default a run checkpoint in the run directory;
+``reprobook train`` passes one phase of its run per tag (:mod:`reprobook.dfq.trainer`).
+
+Under ``torchrun`` P trains data-parallel (its ±1-pixel shifts drawn for the global batch), the
+data-free runs are data-parallel (:mod:`reprobook.dfq.train`), and every evaluation is sharded
+over the ranks and its counts summed.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,10 +44,19 @@ from reprobook.dfq.methods import GDFQ, Method
 from reprobook.dfq.models import build_model
 from reprobook.dfq.quant import frozen_ranges
 from reprobook.dfq.train import DFQOutcome, DFQTrainer, Schedule, ptq
-from reprobook.engine.checkpoint import load_checkpoint, load_state_dict_checked, run_checkpoint
+from reprobook.engine import distributed
+from reprobook.engine.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, run_checkpoint
 from reprobook.engine.config import as_dict
-from reprobook.engine.loop import BatchStream, fit
+from reprobook.engine.loop import BatchStream, History, fit
 from reprobook.engine.runtime import resolve_device, seed_everything
+
+
+Fitter = Callable[[str, dict], Callable[..., History]]
+
+
+def checkpointed(tag: str, key: dict) -> Callable[..., History]:
+    """The notebook's fitter: :func:`fit` with a run checkpoint named by ``tag`` and hashed from ``key``."""
+    return functools.partial(fit, checkpoint=run_checkpoint(tag, key))
 
 
 @dataclass
@@ -49,47 +67,64 @@ class Prepared:
     train: Dataset
     test: Dataset
     device: torch.device
+    fitter: Fitter = checkpointed
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, test: Dataset, device: torch.device) -> float:
-    """Top-1 on ``test`` (eval mode, activation ranges frozen)."""
+    """Top-1 on ``test`` (eval mode, activation ranges frozen); sharded over ranks in a process group."""
     model.eval()
+    ctx = distributed.current()
+    lo, hi = len(test) * ctx.rank // ctx.world_size, len(test) * (ctx.rank + 1) // ctx.world_size
     if isinstance(test, TensorDataset):
-        batches = [(test.tensors[0][i:i + 500], test.tensors[1][i:i + 500]) for i in range(0, len(test), 500)]
+        batches = [(test.tensors[0][i:min(i + 500, hi)], test.tensors[1][i:min(i + 500, hi)])
+                   for i in range(lo, hi, 500)]
     else:
-        batches = DataLoader(test, batch_size=200, num_workers=4)
+        shard = test if ctx.world_size == 1 else torch.utils.data.Subset(test, range(lo, hi))
+        batches = DataLoader(shard, batch_size=200, num_workers=4)
     correct = n = 0
-    with frozen_ranges(model):
+    with frozen_ranges(model):  # no range update, so no collective inside the (uneven) shard loop
         for x, y in batches:
             correct += (model(x.to(device)).argmax(1).cpu() == y).sum().item()
             n += len(y)
+    correct, n = distributed.all_reduce(torch.tensor([correct, n], dtype=torch.float64, device=device), "sum").tolist()
     return correct / n
 
 
-def _shift(x: torch.Tensor) -> torch.Tensor:
-    """Random ±1-pixel shift of each image (zero padding): ``[B, C, H, W]``."""
+def _shift(x: torch.Tensor, *, n_global: int | None = None) -> torch.Tensor:
+    """Random ±1-pixel shift of each image (zero padding): ``[B, C, H, W]``.
+
+    The shifts are drawn for the global batch of ``n_global`` (default: this batch) and this
+    rank's share is kept, so data-parallel ranks shift as one process would.
+    """
     B, _, H, W = x.shape
     padded = F.pad(x, (1, 1, 1, 1))
-    dy, dx = torch.randint(0, 3, (2, B))
+    dy, dx = torch.randint(0, 3, (2, n_global or B))[:, distributed.local_slice(n_global or B)]
     rows = (dy[:, None] + torch.arange(H))[:, None, :, None].expand(B, x.shape[1], H, W + 2)
     x = padded.gather(2, rows)  # [B, C, H, W+2]
     cols = (dx[:, None] + torch.arange(W))[:, None, None, :].expand(B, x.shape[1], H, W)
     return x.gather(3, cols)
 
 
-def train_fp(cfg: DFQConfig, P: nn.Module, train: Dataset, *, device: torch.device, progress: bool = True) -> None:
-    """Train P with Adam (weight decay 1e-4, cosine learning rate) for ``cfg.fp_epochs`` epochs."""
+def train_fp(cfg: DFQConfig, P: nn.Module, train: Dataset, *, device: torch.device, progress: bool = True,
+             fitter: Fitter = checkpointed) -> None:
+    """Train P with Adam (weight decay 1e-4, cosine learning rate) for ``cfg.fp_epochs`` epochs.
+
+    Data-parallel under ``torchrun``: a copy of P is wrapped (global batch norm + DDP) and its
+    trained weights are loaded back into P, which keeps plain BatchNorm layers for the BNS hooks.
+    """
     stream = BatchStream(train, batch_size=cfg.fp_batch, seed=cfg.seed, num_workers=4)
     steps = cfg.fp_epochs * stream.steps_per_epoch
-    opt = torch.optim.Adam(P.parameters(), lr=cfg.fp_lr, weight_decay=1e-4)
+    net = copy.deepcopy(P) if distributed.current().enabled else P
+    model = distributed.wrap(net)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.fp_lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps))
     digits = cfg.dataset == "digits"
 
     def step(batch, _):
         x, y = (t.to(device) for t in batch)
-        P.train()
-        loss = F.cross_entropy(P(_shift(x) if digits else x), y)
+        model.train()
+        loss = F.cross_entropy(model(_shift(x, n_global=cfg.fp_batch) if digits else x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -98,25 +133,43 @@ def train_fp(cfg: DFQConfig, P: nn.Module, train: Dataset, *, device: torch.devi
 
     key = {k: v for k, v in as_dict(cfg).items() if k in ("dataset", "model", "widths", "units", "fp_epochs",
                                                            "fp_lr", "fp_batch", "seed")}
-    fit(step, steps=steps, stream=stream, state={"P": P, "opt": opt, "sched": sched},
-        checkpoint=run_checkpoint("dfq-fp", key), ckpt_every=max(1, steps // 4), desc="full-precision P",
-        progress=progress)
+    fitter("dfq-fp", key)(step, steps=steps, stream=stream, state={"P": net, "opt": opt, "sched": sched},
+                          ckpt_every=max(1, steps // 4), desc="full-precision P", progress=progress)
+    if net is not P:
+        P.load_state_dict(net.state_dict())
     P.eval()
 
 
-def prepare(cfg: DFQConfig, *, progress: bool = True) -> Prepared:
+def fp_state(path: str) -> dict:
+    """P's state dict from ``path``: a plain state dict, or the ``dfq-fp`` checkpoint of an earlier run.
+
+    Read with ``weights_only=True``; anything else fails with one line.
+    """
+    saved = load_checkpoint(path)
+    if isinstance(saved, dict) and isinstance(saved.get("state"), dict) and "P" in saved["state"]:
+        saved = saved["state"]["P"]  # a training checkpoint of the full-precision phase
+    if not isinstance(saved, dict) or not all(isinstance(v, torch.Tensor) for v in saved.values()):
+        raise CheckpointError(f"fp_weights {path} is not a state dict of P (nor a full-precision checkpoint)")
+    return saved
+
+
+def prepare(cfg: DFQConfig, *, progress: bool = True, fitter: Fitter = checkpointed) -> Prepared:
     """Data and the full-precision P (trained in the run unless ``cfg.fp_weights`` is given)."""
-    device = resolve_device(cfg.device)
-    train, test = standardized_digits() if cfg.dataset == "digits" else real_sets(cfg.dataset, cfg.data_root)
+    device = distributed.device_for(resolve_device(cfg.device))
+    if cfg.dataset == "digits":
+        dtype = getattr(torch, cfg.dtype)
+        train, test = (TensorDataset(d.tensors[0].to(dtype), d.tensors[1]) for d in standardized_digits())
+    else:
+        train, test = real_sets(cfg.dataset, cfg.data_root)
     seed_everything(cfg.seed)
     P = build_model(cfg.model, classes=cfg.classes, in_channels=cfg.channels, units=cfg.units,
                     widths=cfg.widths).to(device)
     if cfg.fp_weights:
-        load_state_dict_checked(P, load_checkpoint(cfg.fp_weights), what=f"fp_weights {cfg.fp_weights}")
+        load_state_dict_checked(P, fp_state(cfg.fp_weights), what=f"fp_weights {cfg.fp_weights}")
     else:
-        train_fp(cfg, P, train, device=device, progress=progress)
+        train_fp(cfg, P, train, device=device, progress=progress, fitter=fitter)
     P.eval()
-    return Prepared(cfg, P, evaluate(P, test, device), train, test, device)
+    return Prepared(cfg, P, evaluate(P, test, device), train, test, device, fitter)
 
 
 def schedule(cfg: DFQConfig) -> Schedule:
@@ -138,9 +191,8 @@ def dfq_run(prep: Prepared, method: Method, *, bits: int, seed: int, trace: bool
     key = {**as_dict(cfg), "method": dataclasses.asdict(method), "bits": bits, "run_seed": seed, "trace": trace,
            "ema_run": ema}
     try:
-        history = trainer.run(evaluate=lambda m: evaluate(m, prep.test, prep.device),
-                              checkpoint=run_checkpoint(tag, key), desc=f"{method.name} W{bits}A{bits} seed {seed}",
-                              progress=progress)
+        history = trainer.run(evaluate=lambda m: evaluate(m, prep.test, prep.device), fit_fn=prep.fitter(tag, key),
+                              desc=f"{method.name} W{bits}A{bits} seed {seed}", progress=progress)
     finally:
         trainer.bns.remove()
     out = DFQOutcome(method.name, bits, seed, history, history.series("test_acc")[1], trainer.trace.state_dict())
@@ -194,15 +246,27 @@ class DFQResult:
 
 
 def _methods(cfg: DFQConfig, bits: int) -> list[Method]:
-    """GDFQ, AdaSG (Chapter 4: with the notebook's knobs) and, in Chapter 5, AdaDFQ."""
+    """GDFQ, AdaSG (Chapter 4: with the notebook's knobs) and, in Chapter 5, AdaDFQ; only the
+    chapter's own method without ``cfg.baselines``."""
+    if not cfg.baselines:
+        return [chapter_method(cfg, bits)]
     if cfg.chapter == "adasg":
         return [GDFQ, chapter_method(cfg, bits)]
     return [GDFQ, adasg_method(), chapter_method(cfg, bits)]
 
 
-def run(cfg: DFQConfig, *, progress: bool = True) -> DFQResult:
+def run(cfg: DFQConfig, *, progress: bool = True, fitter: Fitter = checkpointed) -> DFQResult:
     """The chapter's whole experiment (``cfg.chapter`` selects AdaSG's or AdaDFQ's)."""
-    prep = prepare(cfg, progress=progress)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(getattr(torch, cfg.dtype))  # networks and noise in cfg.dtype
+    try:
+        return _run(cfg, progress=progress, fitter=fitter)
+    finally:
+        torch.set_default_dtype(old)
+
+
+def _run(cfg: DFQConfig, *, progress: bool, fitter: Fitter) -> DFQResult:
+    prep = prepare(cfg, progress=progress, fitter=fitter)
     res = DFQResult(cfg, prep.fp_acc, {}, {}, prep=prep)
     for bits in res.bit_widths:
         res.ptq[bits] = ptq_baselines(prep, bits)

@@ -8,7 +8,8 @@ r"""BNS loss and the Q-side losses (Chapters 4-5, §Objectives).
   .. math:: L_{BNS} = \frac1L \sum_{l=1}^{L} \big[\mathrm{MSE}(\mu_l(x), \mu_l^P) +
             \mathrm{MSE}(\sigma^2_l(x), \sigma^{2,P}_l)\big],
 
-  MSE averaging over channels, :math:`\mu^P, \sigma^{2,P}` the running statistics of P.
+  MSE averaging over channels, :math:`\mu^P, \sigma^{2,P}` the running statistics of P. Under data-parallel
+  training the batch moments are those of the global batch (reduced over ranks, differentiably).
 * :func:`q_loss_adaptive`: Q's loss in both AdaSG and AdaDFQ (the "min" step, which lowers
   the adaptability), with the temperature hard-coded in the official code (T = 20 CIFAR, 5 ImageNet):
 
@@ -29,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reprobook.dfq.adaptability import entropy
+from reprobook.engine import distributed
 
 
 class BNSLoss:
@@ -48,7 +50,7 @@ class BNSLoss:
     def _hook(self, i: int):
         def hook(module, inputs, output):
             x = inputs[0]  # [B, C, H, W]
-            self.stats[i] = (x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False))  # [C] each
+            self.stats[i] = distributed.global_moments(x, (0, 2, 3))  # mean, biased variance: [C] each
 
         return hook
 

@@ -17,7 +17,8 @@ Both official codes use the same fake-quantizer (from ZeroQ, by way of GDFQ):
 * **Activations**: a :class:`QuantAct` with :math:`k_a` bits follows every ``ReLU``/``ReLU6``
   module; it uses the same formula with one scalar range :math:`[x_{\min}, x_{\max}]` per tensor,
   tracked by an exponential moving average (β = 0.9) of the batch min and max while
-  ``running_stat`` is on (the first epochs of training), frozen afterwards.
+  ``running_stat`` is on (the first epochs of training), frozen afterwards. Under data-parallel
+  training the batch min and max are those of the global batch, so every rank quantizes alike.
 * **Gradients** pass straight through (STE, :math:`\partial \hat w/\partial w = 1`, no clipping
   mask); no gradient reaches the ranges.
 * BatchNorm stays in full precision and is not folded; the input image, residual sums before
@@ -39,6 +40,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from reprobook.engine import distributed
 
 BITS = tuple(range(2, 9))  # W2A2 ... W8A8
 EMA_MODES = ("plain", "bias_corrected")
@@ -129,7 +132,9 @@ class QuantAct(nn.Module):
 
     @torch.no_grad()
     def update_range(self, x: torch.Tensor) -> None:
-        m, M = x.min(), x.max()  # batch range (scalars)
+        # batch range (scalars) of the global batch: one all-reduce of (-min, max) with max
+        neg_m, M = distributed.all_reduce(torch.stack([-x.min(), x.max()]), "max")
+        m = -neg_m
         self.updates += 1
         b = self.beta
         if self.ema == "plain":

@@ -20,10 +20,21 @@ With ``trace_every`` the loop also probes the game every few iterations on a fix
 of (z, y): the mean adaptability :math:`R = 1 - H'` after G's step (G new, Q old) and after Q's
 step (both new). This does not change training (no gradients, frozen ranges, fixed probe noise
 from its own generator).
+
+Data parallelism (``torchrun``): G and Q are each wrapped for DDP (``distributed.wrap``); P is
+frozen and not wrapped. The noise and labels of every global batch are drawn from the same
+seeded stream on every rank and sliced (``local_slice``), so the global batch is the
+single-process one; the BNS moments, the batch minimum in H' and the activation ranges are
+global (see :mod:`~reprobook.dfq.losses`, :mod:`~reprobook.dfq.adaptability`,
+:mod:`~reprobook.dfq.quant`). In G's step Q is frozen and run *unwrapped* (its DDP module must
+not wait for a backward it never gets); in Q's step the DDP module runs on the detached batch,
+so no gradient of one player reaches the other's DDP module. During warm-up (no Q step) Q's
+second forward runs without gradients. The probes are sharded like the training batches.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -34,6 +45,7 @@ from reprobook.dfq.generator import Generator, ImageNetGenerator
 from reprobook.dfq.losses import BNSLoss
 from reprobook.dfq.methods import Method
 from reprobook.dfq.quant import frozen_ranges, quantize_model, set_running_stat
+from reprobook.engine import distributed
 from reprobook.engine.loop import History, fit
 
 
@@ -110,6 +122,15 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch: int =
     return correct / len(x)
 
 
+def _gather(x: torch.Tensor) -> torch.Tensor:
+    """Concatenation over ranks of equal-size slices ``x`` (no gradient); ``x`` itself in one process."""
+    if not distributed.current().enabled:
+        return x
+    parts = [torch.empty_like(x) for _ in range(distributed.world_size())]
+    torch.distributed.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
+
+
 class DFQTrainer:
     """P, its quantized copy Q, the generator G and their optimisers, for one method and bit width."""
 
@@ -128,6 +149,9 @@ class DFQTrainer:
         G_cls = ImageNetGenerator if imagenet_generator else Generator
         self.G = G_cls(classes=classes, latent_dim=schedule.latent_dim, img_size=img_size, channels=channels,
                        width=gen_width).to(self.device).train()
+        # DDP players (identity in one process); self.G / self.Q stay the plain modules. Wrapping
+        # replaces batch-norm layers (global statistics), so the optimisers are built after it.
+        self.G_dp, self.Q_dp = distributed.wrap(self.G), distributed.wrap(self.Q)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=schedule.lr_g, betas=(0.5, 0.999))
         self.opt_Q = torch.optim.SGD(self.Q.parameters(), lr=schedule.lr_q, momentum=0.9, nesterov=True,
                                      weight_decay=1e-4)
@@ -139,10 +163,12 @@ class DFQTrainer:
         self.trace = Trace()
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's share of a global batch of noise and labels (the whole batch in one process)."""
         B, d = self.schedule.batch_size, self.schedule.latent_dim
-        z = torch.randn(B, d, device=self.device)  # [B, latent]
+        z = torch.randn(B, d, device=self.device)  # [B, latent], same stream on every rank
         y = torch.randint(0, self.classes, (B,), device=self.device)  # [B]
-        return z, y
+        s = distributed.local_slice(B)
+        return z[s], y[s]
 
     def _set_epoch(self, epoch: int) -> None:
         f = self.schedule.lr_factor(epoch)
@@ -158,10 +184,10 @@ class DFQTrainer:
         self._set_epoch(epoch)
         # 1-2. generate, forward through P and Q
         z, y = self.sample()
-        x = self.G(z, y)  # [B, C, H, W]
+        x = self.G_dp(z, y)  # [B, C, H, W]
         z_p = self.P(x)  # [B, classes]; BN hooks record the statistics of x in P
         self.Q.requires_grad_(False)  # L_G reaches G through Q (STE) but Q is not updated here
-        z_q = self.Q(x)
+        z_q = self.Q(x)  # plain module: no DDP reducer for a backward that leaves Q untouched
         h = normalized_entropy(z_p, z_q)  # H' [B]
         # 3. G step (max step): Adam on G only
         parts = self.method.g_loss(z_p, z_q, y, self.bns.loss(), h)
@@ -173,12 +199,15 @@ class DFQTrainer:
             R_max = self._probe_R()  # G new, Q old
         # 4-5. Q step (min step) on the same, detached batch
         self.Q.requires_grad_(True)
-        z_q2 = self.Q(x.detach())
-        loss_Q = self.method.q_loss(z_p.detach(), z_q2, y, T=s.temperature)
         if epoch >= s.warmup_epochs:
+            z_q2 = self.Q_dp(x.detach())
+            loss_Q = self.method.q_loss(z_p.detach(), z_q2, y, T=s.temperature)
             self.opt_Q.zero_grad(set_to_none=True)
             loss_Q.backward()
             self.opt_Q.step()
+        else:  # warm-up: same forward (range update #2), no step, so no DDP backward to expect
+            with torch.no_grad():
+                loss_Q = self.method.q_loss(z_p.detach(), self.Q(x.detach()), y, T=s.temperature)
         hd = h.detach()
         m = self.method
         out = {**{k: v.detach() for k, v in parts.items()}, "loss_Q": loss_Q.detach(), "H": hd.mean(),
@@ -193,17 +222,24 @@ class DFQTrainer:
     @torch.no_grad()
     def _probe_R(self) -> torch.Tensor:
         """Adaptability 1 − H' of the fixed probe set, one batch-normalisation per batch: ``[n_probe]``."""
+        sl = distributed.local_slice(self.schedule.batch_size)  # each rank probes its share, as in training
         with frozen_ranges(self.Q):
-            return torch.cat([1 - normalized_entropy(self.P(xb := self.G(z, y)), self.Q(xb))
+            return torch.cat([_gather(1 - normalized_entropy(self.P(xb := self.G(z[sl], y[sl])), self.Q(xb)))
                               for z, y in self.probe])
 
-    def run(self, *, evaluate, checkpoint=None, desc: str = "", progress: bool = True) -> History:
-        """Train for ``schedule.steps`` iterations; ``evaluate(Q) -> top-1`` after every epoch."""
+    def run(self, *, evaluate, checkpoint=None, fit_fn=None, desc: str = "", progress: bool = True) -> History:
+        """Train for ``schedule.steps`` iterations; ``evaluate(Q) -> top-1`` after every epoch.
+
+        ``fit_fn(step_fn, **kwargs)`` runs the loop (default: :func:`~reprobook.engine.loop.fit`
+        with ``checkpoint``); a ``reprobook train`` run passes its own checkpointed phase.
+        """
         s = self.schedule
-        return fit(self.step, steps=s.steps, state={"G": self.G, "Q": self.Q, "opt_G": self.opt_G,
-                                                    "opt_Q": self.opt_Q, "trace": self.trace},
-                   checkpoint=checkpoint, ckpt_every=s.iters_per_epoch, eval_every=s.iters_per_epoch,
-                   eval_fn=lambda _: {"test_acc": evaluate(self.Q)}, desc=desc, progress=progress)
+        if fit_fn is None:
+            fit_fn = functools.partial(fit, checkpoint=checkpoint)
+        return fit_fn(self.step, steps=s.steps, state={"G": self.G, "Q": self.Q, "opt_G": self.opt_G,
+                                                       "opt_Q": self.opt_Q, "trace": self.trace},
+                      ckpt_every=s.iters_per_epoch, eval_every=s.iters_per_epoch,
+                      eval_fn=lambda _: {"test_acc": evaluate(self.Q)}, desc=desc, progress=progress)
 
 
 @torch.no_grad()
