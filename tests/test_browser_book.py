@@ -25,8 +25,11 @@ ARTIFACTS = chapters.repo_root() / "_build" / "test-artifacts"
 
 def _smoke_run(root, ch):
     out = root / "book" / "runs" / ch.name
-    proc = subprocess.run([sys.executable, "-m", "reprobook.cli", "run", ch.name, "-p", "smoke", "True",
-                           "--out", str(out)], capture_output=True, text=True)
+    try:  # a smoke run takes seconds; a stuck kernel fails the test here, not after the cell timeout
+        proc = subprocess.run([sys.executable, "-m", "reprobook.cli", "run", ch.name, "-p", "smoke", "True",
+                               "--out", str(out)], capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"{ch.name}: smoke run did not finish in 240 s: {str(e.stderr or '')[-1500:]}")
     assert proc.returncode == 0, f"{ch.name}: {proc.stderr[-1500:]}"
 
 

@@ -68,3 +68,11 @@ def test_toc_lists_every_chapter():
     files = set(_toc_files(toc))
     for ch in chapters.available().values():
         assert f"book/runs/{ch.name}/{ch.stem}" in files
+
+
+def test_kernels_talk_over_unix_sockets(tmp_path):
+    """Chapter kernels use IPC: no TCP ports to race for, nothing sent through the network stack."""
+    from reprobook.engine.execute import _ipc_kernel_manager
+
+    km = _ipc_kernel_manager(tmp_path / "k")(kernel_name="python3")
+    assert km.transport == "ipc" and km.ip == str(tmp_path / "k")

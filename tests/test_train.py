@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -117,8 +118,16 @@ def test_two_processes_match_one_process(tmp_path):
     for cmd, out in (([sys.executable, str(HERE / "ddp_worker.py")], one),
                      ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                        str(HERE / "ddp_worker.py")], two)):
-        proc = subprocess.run([*cmd, str(out)], env=env, capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-3000:]
+        # A session of its own, so a hang kills torchrun's workers too, not only torchrun.
+        proc = subprocess.Popen([*cmd, str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, err = proc.communicate()
+            pytest.fail(f"{' '.join(cmd[1:3])} did not finish in 300 s: {err[-2000:]}")
+        assert proc.returncode == 0, err[-3000:]
     for case in CASES:
         a, b = _histories(one, case), _histories(two, case)
         assert set(a) == set(b), case

@@ -13,6 +13,8 @@ import ast
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +111,22 @@ class RunOutcome:
     wall_time_s: float
 
 
+def _ipc_kernel_manager(prefix: Path):
+    """A kernel manager whose kernel talks over Unix sockets named ``prefix-N``.
+
+    The default TCP transport picks free ports and binds them later, a race with other programs
+    opening ports meanwhile (process-group rendezvous in the tests), and it sends every message
+    unencrypted over the network stack. Unix sockets have neither problem.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(transport="ipc", ip=str(prefix), **kwargs)
+
+    return IPCKernelManager
+
+
 def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None = None, *,
                 out_dir: str | os.PathLike, force: bool = False, progress: bool = True,
                 timeout_s: int | None = CELL_TIMEOUT_S) -> RunOutcome:
@@ -133,10 +151,12 @@ def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None 
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel papermill starts inherits this environment
     t0, started = time.perf_counter(), time.time() - 1
+    sockets = tempfile.mkdtemp(prefix="reprobook-kernel-") if os.name == "posix" else None
     try:
         papermill.execute_notebook(
             str(_chapters.notebook_path(ch)), str(tmp), parameters=params, kernel_name=KERNEL,
             cwd=str(out), progress_bar=progress, execution_timeout=timeout_s,
+            **({"kernel_manager_class": _ipc_kernel_manager(Path(sockets) / "k")} if sockets else {}),
         )
     except BaseException as e:
         failed = out / f"{ch.stem}.failed.ipynb"
@@ -147,6 +167,8 @@ def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None 
                                f"{e.evalue} (executed notebook kept at {failed})") from None
         raise
     finally:
+        if sockets:
+            shutil.rmtree(sockets, ignore_errors=True)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
