@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ from reprobook.engine.checkpoint import CheckpointError, load_checkpoint, load_s
 from reprobook.engine.config import as_dict
 from reprobook.engine.loop import BatchStream, History, fit
 from reprobook.engine.runtime import resolve_device, seed_everything
+
+WORKERS = min(4, os.cpu_count() or 1)  # image-decoding workers for real datasets
 
 
 Fitter = Callable[[str, dict], Callable[..., History]]
@@ -81,7 +84,7 @@ def evaluate(model: nn.Module, test: Dataset, device: torch.device) -> float:
                    for i in range(lo, hi, 500)]
     else:
         shard = test if ctx.world_size == 1 else torch.utils.data.Subset(test, range(lo, hi))
-        batches = DataLoader(shard, batch_size=200, num_workers=4)
+        batches = DataLoader(shard, batch_size=200, num_workers=WORKERS)
     correct = n = 0
     with frozen_ranges(model):  # no range update, so no collective inside the (uneven) shard loop
         for x, y in batches:
@@ -113,7 +116,7 @@ def train_fp(cfg: DFQConfig, P: nn.Module, train: Dataset, *, device: torch.devi
     Data-parallel under ``torchrun``: a copy of P is wrapped (global batch norm + DDP) and its
     trained weights are loaded back into P, which keeps plain BatchNorm layers for the BNS hooks.
     """
-    stream = BatchStream(train, batch_size=cfg.fp_batch, seed=cfg.seed, num_workers=4)
+    stream = BatchStream(train, batch_size=cfg.fp_batch, seed=cfg.seed, num_workers=WORKERS)
     steps = cfg.fp_epochs * stream.steps_per_epoch
     net = copy.deepcopy(P) if distributed.current().enabled else P
     model = distributed.wrap(net)
