@@ -70,9 +70,37 @@ def test_toc_lists_every_chapter():
         assert f"book/runs/{ch.name}/{ch.stem}" in files
 
 
-def test_kernels_talk_over_unix_sockets(tmp_path):
-    """Chapter kernels use IPC: no TCP ports to race for, nothing sent through the network stack."""
-    from reprobook.engine.execute import _ipc_kernel_manager
+def test_kernels_talk_over_unix_sockets_and_poll_in_slices(tmp_path):
+    """Chapter kernels use IPC, and their client never waits on one poll longer than a slice."""
+    import asyncio
+    from queue import Empty
 
-    km = _ipc_kernel_manager(tmp_path / "k")(kernel_name="python3")
+    from reprobook.engine.kernel import POLL_SLICE_S, SlicedPollKernelClient, kernel_manager_class
+
+    km = kernel_manager_class(tmp_path / "k")(kernel_name="python3")
     assert km.transport == "ipc" and km.ip == str(tmp_path / "k")
+    assert km.client_factory is SlicedPollKernelClient
+
+    polls = []
+
+    class Channel(SlicedPollKernelClient.shell_channel_class.default_value):
+        def __init__(self):
+            pass
+
+    async def fake_get(self, timeout=None):  # the parent's get_msg: a poll that sees nothing
+        polls.append(timeout)
+        await asyncio.sleep(timeout)
+        raise Empty
+
+    base = Channel.__mro__[2]
+    original, base.get_msg = base.get_msg, fake_get
+    try:
+        try:
+            asyncio.run(Channel().get_msg(timeout=1.2))
+        except Empty:
+            pass
+        else:
+            raise AssertionError("expected Empty after the deadline")
+    finally:
+        base.get_msg = original
+    assert len(polls) >= 3 and max(polls) <= POLL_SLICE_S and abs(sum(polls) - 1.2) < 0.1

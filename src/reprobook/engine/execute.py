@@ -22,6 +22,7 @@ from typing import Any
 
 from reprobook import chapters as _chapters
 from reprobook.engine.checkpoint import package_digest
+from reprobook.engine.kernel import kernel_manager_class
 from reprobook.engine.results import RUN_DIR_ENV
 
 KERNEL = "python3"
@@ -111,22 +112,6 @@ class RunOutcome:
     wall_time_s: float
 
 
-def _ipc_kernel_manager(prefix: Path):
-    """A kernel manager whose kernel talks over Unix sockets named ``prefix-N``.
-
-    The default TCP transport picks free ports and binds them later, a race with other programs
-    opening ports meanwhile (process-group rendezvous in the tests), and it sends every message
-    unencrypted over the network stack. Unix sockets have neither problem.
-    """
-    from jupyter_client import AsyncKernelManager
-
-    class IPCKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs):
-            super().__init__(transport="ipc", ip=str(prefix), **kwargs)
-
-    return IPCKernelManager
-
-
 def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None = None, *,
                 out_dir: str | os.PathLike, force: bool = False, progress: bool = True,
                 timeout_s: int | None = CELL_TIMEOUT_S) -> RunOutcome:
@@ -156,7 +141,7 @@ def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None 
         papermill.execute_notebook(
             str(_chapters.notebook_path(ch)), str(tmp), parameters=params, kernel_name=KERNEL,
             cwd=str(out), progress_bar=progress, execution_timeout=timeout_s,
-            **({"kernel_manager_class": _ipc_kernel_manager(Path(sockets) / "k")} if sockets else {}),
+            kernel_manager_class=kernel_manager_class(Path(sockets) / "k" if sockets else None),
         )
     except BaseException as e:
         failed = out / f"{ch.stem}.failed.ipynb"
