@@ -36,16 +36,21 @@ def book_runs_dir() -> Path:
     return _chapters.repo_root() / "book" / "runs"
 
 
+def _records(runs_root: Path):
+    """``(chapter, record or None)`` for every available chapter, in book order."""
+    for ch in _chapters.available().values():
+        path = runs_root / ch.name / "results.json"
+        yield ch, (load_record(path) if path.is_file() else None)
+
+
 def scoreboard_markdown(runs_root: Path) -> str:
     """Markdown tables of every chapter's claims and verdicts, from the run records under ``runs_root``."""
     summary = ["| chapter | claims | holds | does not hold | inconclusive | wall time |", "|---|---|---|---|---|---|"]
     details = []
-    for ch in _chapters.available().values():
-        path = runs_root / ch.name / "results.json"
-        if not path.is_file():
+    for ch, rec in _records(runs_root):
+        if rec is None:
             summary.append(f"| {ch.number}. {ch.title} | not run | | | | |")
             continue
-        rec = load_record(path)
         counts = {v: sum(c["verdict"] == v for c in rec["claims"]) for v in VERDICT_MARK}
         summary.append(f"| {ch.number}. [{ch.title}](runs/{ch.name}/{ch.stem}) | {len(rec['claims'])} | "
                        f"{counts['holds']} | {counts['does not hold']} | {counts['inconclusive']} | "
@@ -61,12 +66,10 @@ def scoreboard_markdown(runs_root: Path) -> str:
 def timings_markdown(runs_root: Path) -> str:
     """Markdown table of each chapter's measured wall time next to its budget, from the run records."""
     rows = ["| chapter | measured wall time | budget | preset | torch threads | CPUs |", "|---|---|---|---|---|---|"]
-    for ch in _chapters.available().values():
-        path = runs_root / ch.name / "results.json"
-        if not path.is_file():
+    for ch, rec in _records(runs_root):
+        if rec is None:
             rows.append(f"| {ch.number}. {ch.title} | not run | {ch.budget_s} s | | | |")
             continue
-        rec = load_record(path)
         params = rec["parameters"]
         smoke = bool(params.get("smoke"))
         preset = f"`{params.get('preset', '?')}`" + (" (smoke)" if smoke else "")

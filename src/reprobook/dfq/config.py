@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reprobook.dfq.adaptability import check_band
-from reprobook.dfq.models import MODELS
 from reprobook.dfq.quant import check_bits
 from reprobook.engine.config import make_config
 

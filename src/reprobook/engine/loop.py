@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
 from reprobook.engine import distributed
-from reprobook.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from reprobook.engine.checkpoint import CheckpointError, load_checkpoint, run_checkpoint, save_checkpoint
 from reprobook.engine.runtime import rng_state, set_rng_state
 
 
@@ -194,6 +194,25 @@ def fit(
     finally:
         bar.close()
     return history
+
+
+PhaseFit = Callable[..., History]
+"""``phase_fit(phase, step_fn, **fit_kwargs) -> History``: :func:`fit` with the checkpoint of a named
+training phase. Chapters train through one, so the same code runs in a notebook (:func:`cached_fit`)
+and under ``reprobook train`` (:meth:`reprobook.engine.training.TrainContext.fit`)."""
+
+
+def cached_fit(prefix: str, config: Any, *, progress: bool | None = None) -> PhaseFit:
+    """The notebook's :data:`PhaseFit`: phase ``p`` checkpoints to ``run_checkpoint(f"{prefix}-{p}", config)``,
+    so a rerun with the same config and code resumes or reuses it."""
+
+    def phase_fit(phase: str, step_fn: Callable, **kwargs) -> History:
+        kwargs.setdefault("desc", phase)
+        if progress is not None:
+            kwargs.setdefault("progress", progress)
+        return fit(step_fn, checkpoint=run_checkpoint(f"{prefix}-{phase}", config), **kwargs)
+
+    return phase_fit
 
 
 def _short(v: Any) -> str:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from reprobook.engine import distributed, results
 from reprobook.ffgan.config import FFGANConfig

@@ -5,8 +5,8 @@ losses and frozen; (2) an independent encoder pair and an attribute classifier a
 evaluation only; (3) each generator variant is trained against its per-stage discriminators with
 one update per step in the official order: every :math:`D_i` on the same fake batch, then
 :math:`G` through the *updated* discriminators, then the EMA copy of :math:`G`. Every stage goes
-through a ``fit(phase, step_fn, **kwargs)`` callable: :func:`notebook_fit` (the engine loop with
-the notebook's run-cache checkpoints) or ``reprobook train``'s :meth:`TrainContext.fit`.
+through a ``fit(phase, step_fn, **kwargs)`` callable: the engine's ``cached_fit`` (the notebook's
+run-cache checkpoints) or ``reprobook train``'s :meth:`TrainContext.fit`.
 
 **Several processes** (``torchrun``; see :mod:`reprobook.engine.distributed`). Every trained
 network is wrapped for DDP (batch norm over the global batch); each rank holds a slice of every
@@ -22,7 +22,6 @@ G and the EMA copy are therefore identical on all ranks after every step.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from reprobook.engine import distributed
-from reprobook.engine.checkpoint import load_checkpoint, load_state_dict_checked, run_checkpoint, save_checkpoint
+from reprobook.engine.checkpoint import load_checkpoint, load_state_dict_checked, save_checkpoint
 from reprobook.engine.config import as_dict
 from reprobook.engine.data import get_dataset
-from reprobook.engine.loop import BatchStream, History, fit
+from reprobook.engine.loop import BatchStream, History, PhaseFit, cached_fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.ffgan.config import FFGANConfig
 from reprobook.ffgan.damsm import ImageEncoder, TextEncoder, damsm_loss
@@ -43,7 +42,6 @@ from reprobook.ffgan.metrics import AttrClassifier, attr_loss
 from reprobook.ffgan.model import Discriminator, Generator, kl_loss, weights_init
 
 WEIGHTS = Path(__file__).parent / "weights" / "ffgan_book.pt"
-Fit = Callable[..., History]  # fit(phase, step_fn, **fit_kwargs) -> History
 
 
 @dataclass
@@ -100,20 +98,6 @@ def test_set(cfg: FFGANConfig, data_root: str | None = None):
     return get_dataset("ffgan_shapes", split="test", n=cfg.n_test, size=cfg.image_size, seed=cfg.seed)
 
 
-def _tag(cfg: FFGANConfig, name: str):
-    return run_checkpoint(f"ffgan-{name}", as_dict(cfg))
-
-
-def notebook_fit(cfg: FFGANConfig, *, progress: bool = True) -> Fit:
-    """The notebook's ``fit``: the engine loop, checkpointed in the run cache under ``(cfg, phase)``."""
-    def run(phase: str, step_fn, **kwargs) -> History:
-        kwargs.setdefault("desc", phase)
-        kwargs.setdefault("progress", progress)
-        return fit(step_fn, checkpoint=_tag(cfg, phase), **kwargs)
-
-    return run
-
-
 def _device(cfg: FFGANConfig) -> torch.device:
     return distributed.device_for(resolve_device(cfg.device))
 
@@ -138,9 +122,9 @@ def unpack(batch, cfg: FFGANConfig, device, *, step: int, seed: int):
 
 
 def train_damsm(cfg: FFGANConfig, train, *, width: int, seed: int, name: str, progress: bool = True,
-                fit: Fit | None = None):
+                fit: PhaseFit | None = None):
     """DAMSM pretraining: Adam 2e-3, β (0.5, 0.999), lr ×0.98 per epoch (floor lr/10), RNN grad-clip 0.25."""
-    fit = fit or notebook_fit(cfg, progress=progress)
+    fit = fit or cached_fit("ffgan", as_dict(cfg), progress=progress)
     device = _device(cfg)
     seed_everything(seed)
     text_enc, img_enc = (m.to(device) for m in build_encoders(cfg, width))
@@ -170,9 +154,9 @@ def train_damsm(cfg: FFGANConfig, train, *, width: int, seed: int, name: str, pr
     return text_enc.eval().cpu(), img_enc.eval().cpu(), hist
 
 
-def train_classifier(cfg: FFGANConfig, train, *, progress: bool = True, fit: Fit | None = None):
+def train_classifier(cfg: FFGANConfig, train, *, progress: bool = True, fit: PhaseFit | None = None):
     """Attribute classifier on real images (7 heads), for AttrAcc and the Fréchet distance."""
-    fit = fit or notebook_fit(cfg, progress=progress)
+    fit = fit or cached_fit("ffgan", as_dict(cfg), progress=progress)
     device = _device(cfg)
     seed_everything(cfg.seed + 7)
     clf = AttrClassifier().to(device)
@@ -261,9 +245,9 @@ def ema_update(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float) -> None
 
 
 def train_gan(cfg: FFGANConfig, train, text_enc, img_enc, *, variant: str = "full", progress: bool = True,
-              fit: Fit | None = None):
+              fit: PhaseFit | None = None):
     """Train one generator variant; returns its EMA copy (eval mode, CPU) and the history."""
-    fit = fit or notebook_fit(cfg, progress=progress)
+    fit = fit or cached_fit("ffgan", as_dict(cfg), progress=progress)
     device = _device(cfg)
     seed_everything(cfg.seed)
     G = build_generator(cfg, variant).to(device)
@@ -288,14 +272,14 @@ def train_gan(cfg: FFGANConfig, train, text_enc, img_enc, *, variant: str = "ful
 
 
 def train_all(cfg: FFGANConfig, *, data_root: str | None = None, progress: bool = True,
-              fit: Fit | None = None) -> Models:
+              fit: PhaseFit | None = None) -> Models:
     """The whole pipeline from scratch (``retrain=True``, ``python -m reprobook.ffgan.train``, ``reprobook train``).
 
     Two shapes: the DAMSM pair, the independent evaluation pair, the attribute classifier, then
     every generator variant. CUB: the DAMSM pair, then the generators; R-precision uses the same
     DAMSM, as the official evaluation does (there are no attribute labels for a classifier).
     """
-    fit = fit or notebook_fit(cfg, progress=progress)
+    fit = fit or cached_fit("ffgan", as_dict(cfg), progress=progress)
     train, _ = datasets(cfg, data_root)
     text_enc, img_enc, h1 = train_damsm(cfg, train, width=cfg.img_enc_width, seed=cfg.seed, name="damsm", fit=fit)
     hists = {"damsm": h1}

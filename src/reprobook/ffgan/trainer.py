@@ -42,8 +42,7 @@ def check_synchronised(module: torch.nn.Module, what: str) -> None:
     ctx = distributed.current()
     if not ctx.enabled:
         return
-    dev = torch.device("cuda", ctx.local_rank) if ctx.backend == "nccl" else torch.device("cpu")  # NCCL: GPU only
-    x = torch.stack([p.detach().double().sum() for p in module.parameters()]).to(dev)
+    x = torch.stack([p.detach().double().sum().cpu() for p in module.parameters()])
     lo, hi = distributed.all_reduce(x, "min"), distributed.all_reduce(x, "max")
     if not torch.allclose(lo, hi, rtol=1e-6, atol=1e-8):
         raise RuntimeError(f"{what} differs between ranks after training (max gap {float((hi - lo).abs().max()):.3g})")

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from reprobook.engine.checkpoint import run_checkpoint
+from reprobook.engine import distributed
 from reprobook.engine.config import as_dict
 from reprobook.engine.data import digits
-from reprobook.engine.loop import BatchStream, History, fit
+from reprobook.engine.loop import BatchStream, History, PhaseFit, cached_fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.intro.config import IntroConfig
 from reprobook.intro.model import Classifier
@@ -33,10 +33,16 @@ def accuracy(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> float:
     return (model(x).argmax(1) == y).float().mean().item()
 
 
-def train_one(cfg: IntroConfig, name: str, seed: int, train, test, *, progress: bool = True):
-    device = resolve_device(cfg.device)
+def train_one(cfg: IntroConfig, name: str, seed: int, train, test, *, progress: bool = True,
+              fit: PhaseFit | None = None):
+    """Train one model; ``fit`` is the notebook's run cache by default, ``reprobook train``'s phases otherwise.
+
+    Under ``torchrun`` the model is data-parallel and each process steps on its slice of every batch.
+    """
+    device = distributed.device_for(resolve_device(cfg.device))
     seed_everything(seed)
-    model = Classifier(hidden=0 if name == "linear" else cfg.hidden).to(device)
+    net = Classifier(hidden=0 if name == "linear" else cfg.hidden).to(device)
+    model = distributed.wrap(net)  # the network itself with one process
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     x_te, y_te = (t.to(device) for t in test.tensors)
 
@@ -49,12 +55,12 @@ def train_one(cfg: IntroConfig, name: str, seed: int, train, test, *, progress: 
         opt.step()
         return {"loss": loss}
 
-    history = fit(step, steps=cfg.steps, stream=BatchStream(train, batch_size=cfg.batch_size, seed=seed),
-                  state={"model": model, "opt": opt},
-                  checkpoint=run_checkpoint(f"intro-{name}-seed{seed}", as_dict(cfg)),
-                  ckpt_every=max(1, cfg.steps // 4), eval_fn=lambda _: {"test_acc": accuracy(model, x_te, y_te)},
+    fit = fit or cached_fit("intro", as_dict(cfg))
+    history = fit(f"{name}-seed{seed}", step, steps=cfg.steps,
+                  stream=BatchStream(train, batch_size=cfg.batch_size, seed=seed), state={"model": net, "opt": opt},
+                  ckpt_every=max(1, cfg.steps // 4), eval_fn=lambda _: {"test_acc": accuracy(net, x_te, y_te)},
                   eval_every=cfg.eval_every, desc=f"{name} seed {seed}", progress=progress)
-    return model.cpu(), history
+    return net.cpu(), history
 
 
 def run(cfg: IntroConfig, *, progress: bool = True) -> IntroResult:

@@ -2,9 +2,9 @@
 ablations (phase 1: policy only; phase 2: joint) through :func:`reprobook.engine.loop.fit`, and
 evaluate greedy paths on the test set (Chapter 2, §The run).
 
-Every phase goes through a *fitter* ``fitter(name, step_fn, **fit_kwargs) -> History``: the
-notebook's default checkpoints into the run directory, ``reprobook train`` passes its context's
-resumable phases. The same code runs under ``torchrun``: each rank holds a slice of every global
+Every phase goes through a :data:`~reprobook.engine.loop.PhaseFit` ``fitter``: the notebook's
+default, :func:`~reprobook.engine.loop.cached_fit`, checkpoints into the run directory;
+``reprobook train`` passes its context's resumable phases. The same code runs under ``torchrun``: each rank holds a slice of every global
 batch, the trained networks are data-parallel (global batch norm), and everything the method
 computes over the batch is taken over the global batch — the sampled paths (Bernoulli draws on the
 gathered keep probabilities, from the same random stream on every rank), the batch diversity of
@@ -16,24 +16,19 @@ batch. With one process all of this is the single-process computation, bit for b
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 
 from reprobook.engine import distributed
-from reprobook.engine.checkpoint import run_checkpoint
 from reprobook.engine.config import as_dict
-from reprobook.engine.loop import BatchStream, History, fit
+from reprobook.engine.loop import BatchStream, History, PhaseFit, cached_fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.m2net import method as M
 from reprobook.m2net.config import M2NetConfig
 from reprobook.m2net.data import GeoLandmarks, LandmarkList, geo_landmarks, hard_cities
 from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops
-
-Fitter = Callable[..., History]  # fitter(name, step_fn, **fit_kwargs) -> History
-
 
 @dataclass(frozen=True)
 class Variant:
@@ -116,15 +111,6 @@ def _batch(batch, device):
 
 # --- training ------------------------------------------------------------------------------------
 
-def checkpoint_fitter(cfg: M2NetConfig) -> Fitter:
-    """The notebook's fitter: each phase checkpoints into the run directory, keyed by config and code."""
-
-    def fitter(name: str, step_fn, **kw) -> History:
-        return fit(step_fn, checkpoint=run_checkpoint(f"m2net-{name}", as_dict(cfg)), **kw)
-
-    return fitter
-
-
 def global_batch(x: torch.Tensor) -> torch.Tensor:
     """``[B_local, ...]`` of every rank → the global batch ``[B, ...]`` (no gradient); ``x`` for one process."""
     ctx = distributed.current()
@@ -142,7 +128,7 @@ def sample_global(s_t: torch.Tensor) -> torch.Tensor:
 
 
 def pretrain(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = True,
-             fitter: Fitter | None = None) -> tuple[FlatResNet, History]:
+             fitter: PhaseFit | None = None) -> tuple[FlatResNet, History]:
     """Cross-entropy training of the recognition network on full paths (a fraction ``pretrain_drop``
     of blocks dropped at random per sample: a reconstruction that makes it robust to block removal)."""
     seed_everything(seed)
@@ -168,7 +154,7 @@ def pretrain(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = Tru
         opt.step()
         return {"loss": loss, "acc": (out.argmax(1) == y).float().mean()}
 
-    fitter = fitter or checkpoint_fitter(cfg)
+    fitter = fitter or cached_fit("m2net", as_dict(cfg))
     h = fitter(f"rnet-seed{seed}", step, steps=cfg.pretrain_epochs * spe, stream=stream,
                state={"rnet": rnet, "opt": opt}, ckpt_every=cfg.ckpt_every_epochs * spe,
                desc=f"pre-train ResNet, seed {seed}", progress=progress)
@@ -176,7 +162,7 @@ def pretrain(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = Tru
 
 
 def train_variant(cfg: M2NetConfig, variant: Variant, rnet0: FlatResNet, train, *, seed: int, device,
-                  progress: bool = True, fitter: Fitter | None = None
+                  progress: bool = True, fitter: PhaseFit | None = None
                   ) -> tuple[FlatResNet, PolicyNet, History, History]:
     """Phase 1 (policy only, frozen recognition network) then phase 2 (joint), for one variant."""
     seed_everything(seed)
@@ -186,7 +172,7 @@ def train_variant(cfg: M2NetConfig, variant: Variant, rnet0: FlatResNet, train, 
     spe, K = stream.steps_per_epoch, cfg.num_blocks
     tag = f"{variant.name}-seed{seed}"
     rw = {"w_div": variant.w_div, "w_sp": variant.w_sp}
-    fitter = fitter or checkpoint_fitter(cfg)
+    fitter = fitter or cached_fit("m2net", as_dict(cfg))
     # One data-parallel policy for both phases; its value head is never used (official code).
     policy_m = distributed.wrap(policy, find_unused_parameters=True)
 
@@ -402,7 +388,7 @@ def _evaluate(cfg, rnet, policy, test, flops, seed):
     return metrics, u, logits.argmax(1), loc_test
 
 
-def run(cfg: M2NetConfig, *, progress: bool = True, fitter: Fitter | None = None) -> M2NetResult:
+def run(cfg: M2NetConfig, *, progress: bool = True, fitter: PhaseFit | None = None) -> M2NetResult:
     """Pre-train, train every variant in ``cfg.variants`` for ``cfg.n_seeds`` seeds, evaluate."""
     device = distributed.device_for(resolve_device(cfg.device))
     train, test = load_data(cfg)

@@ -16,7 +16,6 @@ test set over processes and sums the counts.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -25,9 +24,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from reprobook.engine import distributed
-from reprobook.engine.checkpoint import run_checkpoint
 from reprobook.engine.config import as_dict
-from reprobook.engine.loop import BatchStream, History, fit
+from reprobook.engine.loop import BatchStream, PhaseFit, cached_fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.switokd.architectures import build
 from reprobook.switokd.config import SwitOKDConfig
@@ -158,7 +156,6 @@ def _count_correct(model: nn.Module, test, *, device, batch: int, num_workers: i
     return correct, n
 
 
-FitFn = Callable[..., History]  # fit_fn(phase, step_fn, **fit kwargs) -> History, e.g. TrainContext.fit
 
 
 def phase_name(tag: str) -> str:
@@ -166,11 +163,9 @@ def phase_name(tag: str) -> str:
     return tag.replace("/", "-").replace("<", "lt")
 
 
-def _fit(fit_fn: FitFn | None, phase: str, tag_cfg: dict, step, **kwargs):
-    """``fit_fn(phase, step, **kwargs)``, or the engine's fit with a config-hashed run checkpoint."""
-    if fit_fn is not None:
-        return fit_fn(phase_name(phase), step, **kwargs)
-    return fit(step, checkpoint=run_checkpoint(f"switokd-{phase.replace('/', '-')}", tag_cfg), **kwargs)
+def _fit(fit_fn: PhaseFit | None, phase: str, tag_cfg: dict, step, **kwargs):
+    """``fit_fn(phase, step, **kwargs)``, or the notebook's fit with a run checkpoint keyed by ``tag_cfg``."""
+    return (fit_fn or cached_fit("switokd", tag_cfg))(phase_name(phase), step, **kwargs)
 
 
 def _history_to_run(key, method, seed, width, spe, hist, wall) -> PairRun:
@@ -185,7 +180,7 @@ def _history_to_run(key, method, seed, width, spe, hist, wall) -> PairRun:
 def train_pair(cfg: SwitOKDConfig, *, method: str, seed: int, train, test, key: str | None = None,
                rule: SwitchRule | None = None, teacher_width: int | None = None,
                kd_teacher: nn.Module | None = None, progress: bool = True,
-               fit_fn: FitFn | None = None) -> tuple[PairRun, nn.Module, nn.Module]:
+               fit_fn: PhaseFit | None = None) -> tuple[PairRun, nn.Module, nn.Module]:
     """Train one teacher/student pair with ``method``; returns the run and both networks (on CPU).
 
     The same ``seed`` gives the same initial networks and batch order for every method.
@@ -266,7 +261,7 @@ def torch_threads(n: int):
 METHOD_ORDER = ("vanilla", "dml", "switokd", "kd")  # vanilla before kd: its teacher is kd's
 
 
-def run(cfg: SwitOKDConfig, *, progress: bool = True, fit_fn: FitFn | None = None,
+def run(cfg: SwitOKDConfig, *, progress: bool = True, fit_fn: PhaseFit | None = None,
         order: tuple[str, ...] = METHOD_ORDER) -> SwitOKDResult:
     """The whole experiment of the chapter (see the module docstring).
 
@@ -281,7 +276,7 @@ def run(cfg: SwitOKDConfig, *, progress: bool = True, fit_fn: FitFn | None = Non
         return _run(cfg, progress=progress, fit_fn=fit_fn, order=order)
 
 
-def _run(cfg: SwitOKDConfig, *, progress: bool, fit_fn: FitFn | None, order: tuple[str, ...]) -> SwitOKDResult:
+def _run(cfg: SwitOKDConfig, *, progress: bool, fit_fn: PhaseFit | None, order: tuple[str, ...]) -> SwitOKDResult:
     t0 = time.perf_counter()
     train, test = datasets(cfg)
     res = SwitOKDResult(cfg)
@@ -320,7 +315,7 @@ def _run(cfg: SwitOKDConfig, *, progress: bool, fit_fn: FitFn | None, order: tup
 
 # ----------------------------------------------------------------------------- three networks
 def run_multinet(cfg: SwitOKDConfig, *, seed: int | None = None, progress: bool = True,
-                 fit_fn: FitFn | None = None):
+                 fit_fn: PhaseFit | None = None):
     """Train the three networks of a ``1T2S``/``2T1S`` preset; returns ``(History, networks)``.
 
     ``fit_fn``: see :func:`train_pair`; the phase is ``<topology>-seed<seed>``.

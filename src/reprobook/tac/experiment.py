@@ -20,9 +20,9 @@ The sweep (first ``sweep_seeds`` seeds) repeats step 3 for every pruning rate an
 uniform quantizer and for quantize → prune, and trains the binary-FC treatment on the same frozen
 trunk, so that all FC treatments share one binary conv trunk.
 
-Every training stage goes through a *fitter* ``fitter(name, step_fn, **fit_kwargs) -> History``:
-the notebook's default checkpoints into the run directory, ``reprobook train`` passes its
-context's resumable phases. Under ``torchrun`` each stage trains a data-parallel copy of the
+Every training stage goes through a :data:`~reprobook.engine.loop.PhaseFit` ``fitter``: the
+notebook's default, :func:`~reprobook.engine.loop.cached_fit`, checkpoints into the run directory;
+``reprobook train`` passes its context's resumable phases. Under ``torchrun`` each stage trains a data-parallel copy of the
 network (global batch norm, averaged gradients) and test accuracy is summed over the ranks' shards.
 """
 
@@ -37,9 +37,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from reprobook.engine import distributed
-from reprobook.engine.checkpoint import run_checkpoint
 from reprobook.engine.config import as_dict
-from reprobook.engine.loop import BatchStream, History, fit
+from reprobook.engine.loop import BatchStream, History, PhaseFit, cached_fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.tac.accounting import Accounting, account
 from reprobook.tac.compress import enforce_masks
@@ -48,7 +47,6 @@ from reprobook.tac.data import digits_hard, real_dataset
 from reprobook.tac.model import TACNet
 
 MAIN_VARIANTS = ("fp", "xnor_all", "xnor_conv", "fc_binary", "tac")
-Fitter = Callable[..., History]  # fitter(name, step_fn, **fit_kwargs) -> History
 
 
 @dataclass
@@ -137,20 +135,9 @@ def _schedule(opt, steps: int, milestones: Sequence[float]):
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.1 ** sum(s >= b for b in bounds))
 
 
-def checkpoint_fitter(cfg: TACConfig) -> Fitter:
-    """The notebook's fitter: each stage checkpoints into the run directory, keyed by config and code."""
-
-    def fitter(name: str, step_fn, **kw) -> History:
-        tag, _, seed = name.rpartition("-seed")
-        ckpt = run_checkpoint(f"tac-{name}", {**as_dict(cfg), "tag": tag, "seed": int(seed)})
-        return fit(step_fn, checkpoint=ckpt, **kw)
-
-    return fitter
-
-
 def train(net: TACNet, part: str, train_ds: Dataset, *, steps: int, lr: float, cfg: TACConfig,
           tag: str, seed: int, device, encode: Callable | None = None, progress: bool = True,
-          fitter: Fitter | None = None) -> History:
+          fitter: PhaseFit | None = None) -> History:
     """Train the parameters of ``part``: ``"all"`` layers, or the FC layers (``"head"``) on conv features.
 
     ``encode`` maps a batch's inputs to the modules' inputs (``None``: they are the inputs already).
@@ -184,7 +171,7 @@ def train(net: TACNet, part: str, train_ds: Dataset, *, steps: int, lr: float, c
 
     if steps == 0:
         return History()
-    fitter = fitter or checkpoint_fitter(cfg)
+    fitter = fitter or cached_fit("tac", as_dict(cfg))
     return fitter(f"{tag}-seed{seed}", step, steps=steps,
                   stream=BatchStream(train_ds, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers),
                   state={"net": net, "opt": opt, "sched": sched},
@@ -194,7 +181,7 @@ def train(net: TACNet, part: str, train_ds: Dataset, *, steps: int, lr: float, c
 
 def compress_fc(net: TACNet, cfg: TACConfig, feats: Dataset, *, rate: float, bits: int, quantizer: str,
                 order: str, tag: str, seed: int, device, encode=None, progress: bool = False,
-                pruned: dict | None = None, fitter: Fitter | None = None) -> tuple[TACNet, dict]:
+                pruned: dict | None = None, fitter: PhaseFit | None = None) -> tuple[TACNet, dict]:
     """TAC's FC stages on a copy of ``net``: prune ↔ quantize in ``order``, each followed by retraining.
 
     Returns the compressed network and ``{"pruned_acc": accuracy after pruning + retraining}``.
@@ -252,9 +239,9 @@ def conv_features(net: TACNet, ds: TensorDataset, cfg: TACConfig, device) -> Ten
 
 
 def run_seed(cfg: TACConfig, seed: int, train_ds: Dataset, test_ds: Dataset, *, sweep: bool,
-             progress: bool = True, fitter: Fitter | None = None) -> tuple[SeedRun, list[dict]]:
+             progress: bool = True, fitter: PhaseFit | None = None) -> tuple[SeedRun, list[dict]]:
     device = distributed.device_for(resolve_device(cfg.device))
-    fitter = fitter or checkpoint_fitter(cfg)
+    fitter = fitter or cached_fit("tac", as_dict(cfg))
     seed_everything(seed)
     nets, acc, hist = {}, {}, {}
     # 1. full precision
@@ -292,7 +279,7 @@ def run_seed(cfg: TACConfig, seed: int, train_ds: Dataset, test_ds: Dataset, *, 
 
 
 def sweep_fc(cfg: TACConfig, base: TACNet, feats, seed: int, device, encode, pruned: dict,
-             acc: dict, *, fitter: Fitter | None = None) -> list[dict]:
+             acc: dict, *, fitter: PhaseFit | None = None) -> list[dict]:
     """FC treatments on one binary conv trunk: binary FC, pruned, pruned + shared, ablations."""
     from tqdm.auto import tqdm
 
@@ -333,7 +320,7 @@ def sweep_fc(cfg: TACConfig, base: TACNet, feats, seed: int, device, encode, pru
     return rows
 
 
-def run(cfg: TACConfig, *, progress: bool = True, fitter: Fitter | None = None) -> TACResult:
+def run(cfg: TACConfig, *, progress: bool = True, fitter: PhaseFit | None = None) -> TACResult:
     train_ds, test_ds = load_data(cfg)
     runs, rows = [], []
     for s in range(cfg.n_seeds):
