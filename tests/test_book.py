@@ -8,16 +8,22 @@ import yaml
 from reprobook.book import (BRANCH_ENV, REPOSITORY_ENV, Repository, book_config, numbered_pages, prepare_page,
                             repository_from_env, scoreboard_markdown, timings_markdown)
 from reprobook.chapters import CHAPTERS, repo_root
-from reprobook.engine.results import Record, compare
+from reprobook.engine import stats
+from reprobook.engine.results import Record
 
 
 def test_scoreboard_collects_records(tmp_path):
     r = Record("intro", parameters={}, seed=0)
-    r.claim("c", "MLP beats linear", "—", compare([0.9, 0.91], [0.5, 0.52]))
+    r.baseline("chance", 0.95)
+    r.claim("c", "MLP beats linear", "—", stats.paired([0.9, 0.91, 0.92], [0.5, 0.52, 0.51]))
+    r.claim("d", "MLP beats chance", "—", stats.paired([0.9, 0.91, 0.92], [0.5, 0.52, 0.51]), kind="check",
+            baselines=("chance",))
+    r.claim("e", "an extension", "—", stats.paired([0.9, 0.5, 0.92], [0.5, 0.52, 0.51]), kind="extension")
     r.save(tmp_path / "intro")
     md = scoreboard_markdown(tmp_path)
-    assert "| 0. [The toolkit" in md and "| 1 | 1 | 0 | 0 |" in md
-    assert "✅ holds" in md and "MLP beats linear" in md
+    assert "| 0. [The toolkit" in md and "| 1 / 0 / 0 | 0 / 0 / 1 | 0 / 0 / 0 (+1 below a baseline) | 3 |" in md
+    assert "| **all chapters** | 1 / 0 / 0 |" in md
+    assert "✅ holds" in md and "MLP beats linear" in md and "not a reproduction" in md
     summary, details = md.split("<!-- details -->")
     assert "MLP beats linear" not in summary
 

@@ -44,7 +44,8 @@ def test_record_written_with_every_field(tmp_path, monkeypatch):
     rec = json.loads(path.read_text())
     for key in ("chapter", "parameters", "seed", "metrics", "claims", "versions", "git_commit", "wall_time_s"):
         assert key in rec
-    assert set(rec["claims"][0]) == {"id", "claim", "paper", "measured", "rule", "verdict"}
+    assert {"id", "claim", "paper", "measured", "rule", "verdict", "kind", "n", "estimate", "ci", "test", "margin",
+            "detectable"} <= set(rec["claims"][0])
     assert rec["claims"][0]["verdict"] == "holds" and rec["versions"]["torch"]
     assert "| A beats B |" in r.claims_markdown()
     with pytest.raises(ValueError, match="verdict must be one of"):

@@ -28,7 +28,7 @@ def test_train_writes_record_history_and_checkpoints(tmp_path):
     rec = json.loads((tmp_path / "r" / "results.json").read_text())
     assert rec["chapter"] == "intro" and rec["parameters"]["world_size"] == 1
     assert rec["parameters"]["preset"] == "book" and rec["parameters"]["steps"] == 8
-    assert [c["id"] for c in rec["claims"]] == ["mlp-beats-linear"]
+    assert [c["id"] for c in rec["claims"]] == ["linear-above-chance", "mlp-beats-linear"]
     hist = json.loads((tmp_path / "r" / "history.json").read_text())
     assert set(hist) == {"linear-seed0", "mlp-seed0"}
     assert len(hist["mlp-seed0"]["metrics"]["loss"]["value"]) == 8

@@ -43,22 +43,49 @@ def _records(runs_root: Path):
         yield ch, (load_record(path) if path.is_file() else None)
 
 
+def _median(xs: list[int]) -> str:
+    xs = sorted(x for x in xs if isinstance(x, int))
+    if not xs:
+        return "—"
+    k = len(xs) // 2
+    return f"{xs[k] if len(xs) % 2 else (xs[k - 1] + xs[k]) / 2:g}"
+
+
+def _counts(claims: list[dict]) -> str:
+    """``holds / does not hold / inconclusive`` counts; holds whose arms all lose to a baseline apart."""
+    h = sum(c["verdict"] == "holds" and not c.get("beaten_by") for c in claims)
+    hb = sum(c["verdict"] == "holds" and bool(c.get("beaten_by")) for c in claims)
+    n = sum(c["verdict"] == "does not hold" for c in claims)
+    i = sum(c["verdict"] == "inconclusive" for c in claims)
+    return f"{h} / {n} / {i}" + (f" (+{hb} below a baseline)" if hb else "")
+
+
 def scoreboard_markdown(runs_root: Path) -> str:
-    """Markdown tables of every chapter's claims and verdicts, from the run records under ``runs_root``."""
-    summary = ["| chapter | claims | holds | does not hold | inconclusive | wall time |", "|---|---|---|---|---|---|"]
+    """Markdown tables of every chapter's claims and verdicts, from the run records under ``runs_root``.
+
+    The summary counts the papers' own claims apart from extensions and checks (only paper claims
+    count as reproduced or not), with the median n behind each chapter's verdicts; a claim that
+    "holds" while every arm loses to a named reference baseline is counted apart.
+    """
+    summary = ["| chapter | paper claims: holds / does not hold / inconclusive | extensions | checks | median n "
+               "| wall time |", "|---|---|---|---|---|---|"]
     details = []
+    total = {k: [] for k in ("paper", "extension", "check")}
     for ch, rec in _records(runs_root):
         if rec is None:
             summary.append(f"| {ch.number}. {ch.title} | not run | | | | |")
             continue
-        counts = {v: sum(c["verdict"] == v for c in rec["claims"]) for v in VERDICT_MARK}
-        summary.append(f"| {ch.number}. [{ch.title}](runs/{ch.name}/{ch.stem}) | {len(rec['claims'])} | "
-                       f"{counts['holds']} | {counts['does not hold']} | {counts['inconclusive']} | "
-                       f"{rec['wall_time_s']:.0f} s |")
+        by_kind = {k: [c for c in rec["claims"] if c.get("kind", "paper") == k] for k in total}
+        for k, cs in by_kind.items():
+            total[k] += cs
+        summary.append(f"| {ch.number}. [{ch.title}](runs/{ch.name}/{ch.stem}) | {_counts(by_kind['paper'])} | "
+                       f"{_counts(by_kind['extension'])} | {_counts(by_kind['check'])} | "
+                       f"{_median([c.get('n') for c in rec['claims']])} | {rec['wall_time_s']:.0f} s |")
         if rec["claims"]:
-            marked = [{**c, "verdict": VERDICT_MARK[c["verdict"]]} for c in rec["claims"]]
             details.append(f"**{ch.number}. {ch.title}** (commit `{rec['git_commit'][:12]}`, seed {rec['seed']})\n\n"
-                           + claims_markdown(marked).replace("**" + VERDICT_MARK["holds"] + "**", VERDICT_MARK["holds"]))
+                           + claims_markdown(rec["claims"], VERDICT_MARK))
+    summary.append(f"| **all chapters** | {_counts(total['paper'])} | {_counts(total['extension'])} | "
+                   f"{_counts(total['check'])} | {_median([c.get('n') for cs in total.values() for c in cs])} | |")
     # The landing page includes the summary only: it stops at the marker.
     return "\n".join(summary) + "\n\n<!-- details -->\n\n" + "\n\n".join(details) + "\n"
 

@@ -23,6 +23,7 @@ class Chapter:
     budget_s: int  # default run, 2-core CPU
     smoke_budget_s: int = 20
     trainer: str = ""  # "module:function" run by `reprobook train`: train(cfg, ctx) -> Record
+    evidence: str = ""  # "module:ATTRIBUTE" of the chapter's evidence Grid, run by `reprobook evidence`
 
     @property
     def stem(self) -> str:
@@ -34,6 +35,13 @@ class Chapter:
         module = self.config.split(":")[0]
         return f"{module}:{self.name}_from_params" if self.package == "reprobook.dfq" else f"{module}:from_params"
 
+    def grid(self):
+        """The chapter's :class:`~reprobook.engine.evidence.Grid` (``reprobook evidence``)."""
+        if not self.evidence:
+            raise ValueError(f"chapter {self.name!r} has no evidence grid")
+        module, attr = self.evidence.split(":")
+        return getattr(importlib.import_module(module), attr)
+
     def presets(self) -> tuple[str, ...]:
         module, attr = self.config.split(":")
         return tuple(getattr(importlib.import_module(module), attr))
@@ -41,7 +49,8 @@ class Chapter:
 
 CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
     Chapter("intro", 0, "The toolkit: a run, a figure, a widget, a record", "00_intro.ipynb",
-            "reprobook.intro", "reprobook.intro.config:PRESETS", 30, trainer="reprobook.intro.trainer:train"),
+            "reprobook.intro", "reprobook.intro.config:PRESETS", 30, trainer="reprobook.intro.trainer:train",
+            evidence="reprobook.intro.experiment:GRID"),
     Chapter("tac", 1, "TAC: targeted acceleration and compression of 1-bit networks", "01_tac.ipynb",
             "reprobook.tac", "reprobook.tac.config:PRESETS", 120, trainer="reprobook.tac.trainer:train"),
     Chapter("m2net", 2, "M²Net: geo-aware inference-path selection", "02_m2net.ipynb",

@@ -8,6 +8,9 @@
     reprobook train CHAPTER [--preset paper] [--data-root DIR] [--out DIR] [--set KEY=VALUE]... [--resume]
                                                      the chapter's experiment outside its notebook;
                                                      also under torchrun --nproc_per_node N -m reprobook
+    reprobook evidence CHAPTER [--seeds N] [--preset book] [--set KEY=VALUE]... [--work DIR] [--resume]
+                                                     the chapter's evidence grid (arms × seeds), resumable;
+                                                     writes the shipped record the chapter replays
 
 Bad input (unknown chapter, parameter or preset) ends with one ``error:`` line and exit code 2.
 """
@@ -87,9 +90,19 @@ def cmd_train(args) -> None:
         distributed.shutdown()
 
 
+def cmd_evidence(args) -> None:
+    from reprobook.engine.evidence import main_argv, run_grid
+    from reprobook.engine.training import parse_sets
+
+    path = run_grid(args.chapter, seeds=args.seeds, preset=args.preset, sets=parse_sets(args.set), work=args.work,
+                    out=args.out, resume=args.resume, smoke=args.smoke, progress=not args.quiet,
+                    argv=main_argv() if args.out is None else None)
+    print(f"{args.chapter}: evidence record → {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reprobook", description="Run and render the reprobook chapters.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,run-all,book,smoke,train}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,run-all,book,smoke,train,evidence}")
     sub.add_parser("list", help="list the chapters").set_defaults(fn=cmd_list)
     r = sub.add_parser("run", help="execute one chapter notebook with papermill")
     r.add_argument("chapter")
@@ -118,6 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--smoke", action="store_true", help="shrink the run to seconds (tests)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(fn=cmd_train)
+    e = sub.add_parser("evidence", help="run a chapter's evidence grid (arms × seeds) and write its shipped record")
+    e.add_argument("chapter")
+    e.add_argument("--seeds", type=int, help="paired seeds per arm (default: the grid's)")
+    e.add_argument("--preset", default="book", help="config preset (default: book)")
+    e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    e.add_argument("--work", help="work directory for checkpoints and finished cells "
+                                  "(default: $REPROBOOK_EVIDENCE_DIR/CHAPTER or ~/reprobook-evidence/CHAPTER)")
+    e.add_argument("--out", help="where to write the record (default: the chapter's shipped record)")
+    e.add_argument("--resume", action="store_true", help="continue the grid in --work")
+    e.add_argument("--smoke", action="store_true", help="shrink every cell to seconds (tests)")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.set_defaults(fn=cmd_evidence)
     return p
 
 

@@ -196,6 +196,46 @@ def fit(
     return history
 
 
+class BestOnValidation:
+    """Keep the weights of the best evaluation on a *validation* split (never on the test set).
+
+    Call :meth:`update` from a ``fit`` ``eval_fn`` with the validation score; after training,
+    :meth:`restore` loads the kept weights into the modules and returns the step they come from.
+    It has ``state_dict``/``load_state_dict``, so passing it in ``fit``'s ``state`` makes the
+    choice survive a resume. ``mode="min"`` for losses.
+    """
+
+    def __init__(self, modules: Mapping[str, torch.nn.Module], *, mode: str = "max"):
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.modules, self.mode = dict(modules), mode
+        self.best: float | None = None
+        self.step: int | None = None
+        self.saved: dict[str, dict] = {}
+
+    def update(self, step: int, score: float) -> bool:
+        """Keep the current weights if ``score`` is the best so far; return whether it was."""
+        score = float(score)
+        better = self.best is None or (score > self.best if self.mode == "max" else score < self.best)
+        if better:
+            self.best, self.step = score, int(step)
+            self.saved = {k: {n: t.detach().clone() for n, t in m.state_dict().items()} for k, m in self.modules.items()}
+        return better
+
+    def restore(self) -> int:
+        if self.step is None:
+            raise RuntimeError("no validation score was recorded: call update() from the eval_fn")
+        for k, m in self.modules.items():
+            m.load_state_dict(self.saved[k])
+        return self.step
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "step": self.step, "mode": self.mode, "saved": self.saved}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.step, self.saved = state["best"], state["step"], state["saved"]
+
+
 PhaseFit = Callable[..., History]
 """``phase_fit(phase, step_fn, **fit_kwargs) -> History``: :func:`fit` with the checkpoint of a named
 training phase. Chapters train through one, so the same code runs in a notebook (:func:`cached_fit`)

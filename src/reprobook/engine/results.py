@@ -6,8 +6,13 @@ record holds the chapter, its parameters and seed, the metrics, one entry per cl
 versions, the git commit, the wall time and the torch threads and CPUs it ran with (records
 written before those two fields existed lack them). The book's scoreboard collects these files.
 
-A claim's verdict is never typed: :func:`compare` and :func:`at_least` compute it from the
-measured numbers with a stated rule and return the rule text with it.
+A claim's verdict is never typed: the rules of :mod:`reprobook.engine.stats` (paired intervals over
+seeds, margins, equivalence, parts) compute it from the measured numbers and return the rule text
+with it. Each claim has a *kind*: ``paper`` (a claim the paper makes; only these count as
+reproduced or not), ``extension`` (beyond the paper) or ``check`` (a precondition of the chapter;
+``by_construction`` marks facts that follow from the equations without training). A chapter may
+declare reference *baselines* (chance, the untuned model, a trivial fill); a comparison whose arms
+all lose to a named baseline is flagged in the claims table and the scoreboard.
 """
 
 from __future__ import annotations
@@ -25,16 +30,23 @@ from pathlib import Path
 from typing import Any
 
 from reprobook.engine.checkpoint import write_json_atomic
+from reprobook.engine.stats import VERDICTS, Verdict
 
-VERDICTS = ("holds", "does not hold", "inconclusive")
 RUN_DIR_ENV = "REPROBOOK_RUN_DIR"
+KINDS = ("paper", "extension", "check")
 
 
 @dataclass(frozen=True)
-class Verdict:
-    verdict: str
-    measured: str
-    rule: str
+class Baseline:
+    """A reference a reader would ask about (chance, the untuned model, a mean-colour fill).
+
+    ``value`` is in the display units of the claims it is compared with; ``higher_is_better`` is
+    taken from each claim's verdict.
+    """
+
+    name: str
+    value: float
+    description: str = ""
 
 
 @dataclass
@@ -45,10 +57,26 @@ class Claim:
     measured: str
     rule: str
     verdict: str
+    kind: str = "paper"
+    by_construction: bool = False
+    n: int | None = None
+    estimate: float | str | None = None
+    ci: list | None = None
+    test: str | None = None
+    margin: float | str | None = None
+    detectable: float | str | None = None
+    unit: str = ""
+    summary: str = ""
+    parts: list | None = None
+    beaten_by: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}; got {self.verdict!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"claim kind must be one of {', '.join(KINDS)}; got {self.kind!r}")
+        if self.by_construction and self.kind != "check":
+            raise ValueError("a fact true by construction is a 'check', not a reproduced claim")
 
 
 def mean_se(xs: Sequence[float]) -> tuple[float, float]:
@@ -164,14 +192,33 @@ class Record:
     seed: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
+    baselines: dict[str, Baseline] = field(default_factory=dict)
     _t0: float = field(default_factory=time.perf_counter, repr=False)
 
-    def claim(self, id: str, claim: str, paper: str, verdict: Verdict) -> Claim:
-        """Add a claim whose ``measured``, ``rule`` and ``verdict`` come from a computed :class:`Verdict`."""
+    def baseline(self, name: str, value: float, description: str = "") -> Baseline:
+        """Declare a reference baseline (display units) that claims can name in ``baselines=``."""
+        if not math.isfinite(float(value)):
+            raise ValueError(f"baseline {name!r} needs a finite value, got {value!r}")
+        b = self.baselines[name] = Baseline(name, float(value), description)
+        return b
+
+    def claim(self, id: str, claim: str, paper: str, verdict: Verdict, *, kind: str = "paper",
+              by_construction: bool = False, baselines: Sequence[str] = ()) -> Claim:
+        """Add a claim whose numbers and verdict come from a computed :class:`~reprobook.engine.stats.Verdict`.
+
+        ``baselines`` names declared baselines the compared arms should beat; those that beat every
+        arm are listed in ``beaten_by`` (the comparison then does not count as a reproduction).
+        """
         if any(c.id == id for c in self.claims):
             raise ValueError(f"claim id {id!r} already recorded")
+        unknown = [b for b in baselines if b not in self.baselines]
+        if unknown:
+            raise ValueError(f"claim {id!r} names undeclared baselines {unknown}; declared: {sorted(self.baselines)}")
+        beaten_by = [b for b in baselines if beats_all(self.baselines[b].value, verdict)]
+        extra = verdict.to_dict()
         c = Claim(id=id, claim=claim, paper=paper, measured=verdict.measured, rule=verdict.rule,
-                  verdict=verdict.verdict)
+                  verdict=verdict.verdict, kind=kind, by_construction=by_construction, summary=verdict.summary(),
+                  beaten_by=beaten_by, **extra)
         self.claims.append(c)
         return c
 
@@ -182,6 +229,7 @@ class Record:
             "seed": self.seed,
             "metrics": _jsonable(self.metrics),
             "claims": [asdict(c) for c in self.claims],
+            "baselines": {k: asdict(b) for k, b in self.baselines.items()},
             "versions": package_versions(),
             "git_commit": git_commit(),
             "wall_time_s": round(time.perf_counter() - self._t0, 2),
@@ -204,10 +252,40 @@ class Record:
         return Markdown(self.claims_markdown())
 
 
-def claims_markdown(claims: Sequence[Mapping[str, Any]]) -> str:
-    rows = ["| claim | paper | this run | rule | verdict |", "|---|---|---|---|---|"]
+def beats_all(value: float, verdict: Verdict) -> bool:
+    """Whether a baseline's ``value`` is better than the mean of every arm of ``verdict``."""
+    arms = list(verdict.arms.values())
+    if not arms:
+        return False
+    return value > max(arms) if verdict.higher_is_better else value < min(arms)
+
+
+def _detectable(c: Mapping[str, Any]) -> str:
+    d = c.get("detectable")
+    if c.get("verdict") != "inconclusive" or d is None:
+        return ""
+    if isinstance(d, str) or not math.isfinite(float(d)):
+        return " (n too small for an interval)"
+    u = f" {c['unit']}" if c.get("unit") else ""
+    return f" (smallest detectable effect at this n: ±{float(d):.3g}{u})"
+
+
+def verdict_cell(c: Mapping[str, Any], mark: Mapping[str, str] | None = None) -> str:
+    """The verdict column: the verdict, what an inconclusive one could have detected, baseline flags."""
+    v = (mark or {}).get(c["verdict"], f"**{c['verdict']}**")
+    text = v + _detectable(c)
+    if c.get("beaten_by"):
+        text += f"; every arm loses to {', '.join(c['beaten_by'])}: not a reproduction"
+    return text
+
+
+def claims_markdown(claims: Sequence[Mapping[str, Any]], mark: Mapping[str, str] | None = None) -> str:
+    rows = ["| claim | kind | paper | this run: estimate [95 % interval] (n, test) | rule | verdict |",
+            "|---|---|---|---|---|---|"]
     for c in claims:
-        cells = [c["claim"], c["paper"], c["measured"], c["rule"], f"**{c['verdict']}**"]
+        kind = c.get("kind", "paper") + (" (by construction)" if c.get("by_construction") else "")
+        this_run = c["measured"] + (f"; estimate {c['summary']}" if c.get("summary") else "")
+        cells = [c["claim"], kind, c["paper"], this_run, c["rule"], verdict_cell(c, mark)]
         rows.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
     return "\n".join(rows)
 

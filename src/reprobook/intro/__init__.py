@@ -9,8 +9,8 @@ checkpoints, a figure, a widget with its static copy, and a results record with 
 """
 
 from reprobook.intro.config import PRESETS, IntroConfig, from_params
-from reprobook.intro.experiment import IntroResult, noisy_accuracy, run
+from reprobook.intro.experiment import MODELS, IntroResult, noisy_accuracy, run
 from reprobook.intro.model import Classifier
-from reprobook.intro import figures  # noqa: E402
+from reprobook.intro import claims, figures  # noqa: E402
 
-__all__ = ["PRESETS", "Classifier", "IntroConfig", "IntroResult", "from_params", "noisy_accuracy", "run"]
+__all__ = ["MODELS", "PRESETS", "Classifier", "IntroConfig", "IntroResult", "from_params", "noisy_accuracy", "run"]

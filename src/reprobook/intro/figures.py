@@ -9,14 +9,14 @@ from reprobook.intro.experiment import MODELS, IntroResult, noisy_accuracy
 
 
 def learning_curves(res: IntroResult):
-    """Test accuracy against SGD step, mean and range over seeds, for both models."""
+    """Validation accuracy against SGD step, mean and range over seeds, for both models."""
     fig, ax = figure(width=5.0, height=3.2)
     for color, m in zip(PALETTE, MODELS):
-        steps, _ = res.histories[m][0].series("test_acc")
-        vals = np.array([h.series("test_acc")[1] for h in res.histories[m]])  # [seeds, evals]
+        steps, _ = res.histories[m][0].series("val_acc")
+        vals = np.array([h.series("val_acc")[1] for h in res.histories[m]])  # [seeds, evals]
         ax.plot(steps, vals.mean(0), color=color, label=f"{m} ({len(vals)} seeds)")
         ax.fill_between(steps, vals.min(0), vals.max(0), color=color, alpha=0.2)
-    ax.set(xlabel="SGD step", ylabel="test accuracy")
+    ax.set(xlabel="SGD step", ylabel="validation accuracy")
     ax.legend(loc="lower right")
     return fig
 

@@ -61,7 +61,32 @@ def get_dataset(name: str, *, split: str = "train", data_root: str | None = None
     return entry.loader(split=split, **options)
 
 
+def carve_validation(dataset: Dataset, fraction: float = 0.1, *, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """Split a *training* set into ``(train, validation)``, the validation part ``fraction`` of it.
+
+    Model selection (best epoch, checkpoint, hyperparameter) happens on the validation part, so the
+    test split is touched once, for the reported number. The split is a fixed function of ``seed``
+    (not of the run's seed: every arm and seed of an experiment sees the same validation set). A
+    ``TensorDataset`` stays a ``TensorDataset`` (fast slicing in the training loop).
+    """
+    import torch
+    from torch.utils.data import Subset, TensorDataset
+
+    n = len(dataset)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    n_val = max(1, int(round(n * fraction)))
+    if n_val >= n:
+        raise ValueError(f"a training set of {n} items is too small to carve {fraction:g} for validation")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(10_007 + seed))
+    val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
+    if isinstance(dataset, TensorDataset):
+        return (TensorDataset(*(t[train_idx] for t in dataset.tensors)),
+                TensorDataset(*(t[val_idx] for t in dataset.tensors)))
+    return Subset(dataset, train_idx.tolist()), Subset(dataset, val_idx.tolist())
+
+
 from reprobook.engine.data import embedded, inpainting, real, real_images  # noqa: E402,F401  (registers the built-in sets)
 from reprobook.engine.data.embedded import digits, image_patches  # noqa: E402
 
-__all__ = ["DataRootError", "available", "digits", "get_dataset", "image_patches", "register"]
+__all__ = ["DataRootError", "available", "carve_validation", "digits", "get_dataset", "image_patches", "register"]

