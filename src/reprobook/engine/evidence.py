@@ -219,8 +219,8 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
         raise ValueError(f"no evidence grid for chapter {chapter_name!r}; chapters with one: {', '.join(having)}")
     grid = chapter.grid()
     n = grid.seeds if seeds is None else int(seeds)
-    if n < 2:
-        raise ValueError(f"--seeds must be at least 2 (an interval needs two paired seeds); got {n}")
+    if n < 1:
+        raise ValueError(f"--seeds must be at least 1; got {n}")
     sets = dict(sets or {})
     cfg = build_config(chapter, preset=preset, smoke=smoke, data_root=sets.pop("data_root", None), sets=sets)
     work_dir = Path(work) if work is not None else default_work_dir(chapter.name)
