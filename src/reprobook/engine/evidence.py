@@ -108,6 +108,8 @@ def code_hash(package: str) -> str:
 
 
 def device_name(device: str = "auto") -> str:
+    """The device as a replay must match it: the GPU's name, or the CPU's model and the vector
+    instructions torch dispatches to (kernels differ between, say, AVX2 and AVX-512)."""
     import torch
 
     from reprobook.engine.runtime import resolve_device
@@ -117,7 +119,13 @@ def device_name(device: str = "auto") -> str:
         return f"cuda: {torch.cuda.get_device_name(d)}"
     import platform
 
-    return f"cpu: {platform.machine()}"
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"cpu: {model}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 class _Stop(Exception):

@@ -99,7 +99,10 @@ def evidence_cell(cfg: IntroConfig, arm: str, seed: int, *, fit: PhaseFit, progr
     return {"metrics": {"test_acc": accuracy(model, *test.tensors)}}
 
 
-GRID = Grid("intro", "reprobook.intro", arms=MODELS, run_cell=evidence_cell, seeds=10, replay_arm="mlp")
+# On another CPU or torch version a replay may differ by rounding: a logged loss within 1 % (relative) and the
+# test accuracy within a few of the 450 test digits.
+GRID = Grid("intro", "reprobook.intro", arms=MODELS, run_cell=evidence_cell, seeds=10, replay_arm="mlp",
+            tolerance=0.01)
 
 
 @torch.no_grad()
