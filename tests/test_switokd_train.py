@@ -33,7 +33,8 @@ def test_pair_trainer_record_with_every_method_and_resume(tmp_path):
     # one seed: every comparison is inconclusive (n = 1 has no interval), never "holds"
     by_id = {c["id"]: c for c in rec["claims"]}
     assert by_id["student-beats-dml-and-vanilla"]["verdict"] == "inconclusive"
-    assert [p["test"] for p in by_id["student-beats-dml-and-vanilla"]["parts"]] == ["paired single value, no interval"] * 2
+    parts = by_id["student-beats-dml-and-vanilla"]["parts"]
+    assert [p["test"] for p in parts] == ["paired single value, no interval"] * 2
     assert by_id["expert-mode-occurs"]["kind"] == "check" and by_id["expert-mode-occurs"]["test"] == "Clopper–Pearson"
     assert rec["baselines"]["chance"]["value"] == 10.0
     assert main([*BOOK, "--out", str(out), "--resume"]) == 0  # finished phases are reused, not retrained
