@@ -161,7 +161,18 @@ def test_reporting_helpers_and_thread_restore(tmp_path, monkeypatch):
     m = experiment.metrics(res)
     assert m["main/dml"]["paused_fraction"] == [0.0] and len(m["main/switokd"]["final_student_acc"]) == 1
     assert "| run |" in experiment.summary_table(res).data
-    assert switokd.claims.not_run("fixed-δ runs").verdict == "inconclusive"
+    from reprobook.engine import results
+
+    rec = results.Record("switokd", parameters={})
+    switokd.claims.pair_claims(rec, res)  # no offline KD, no ablations: those claims are untested
+    assert {switokd.claims.rule_key(c.id) for c in rec.claims} <= set(switokd.claims.RULES)
+    kinds = {c.id: c.kind for c in rec.claims}
+    assert kinds == {"student-beats-dml-and-vanilla": "paper", "teacher-on-par-with-dml": "paper",
+                     "adaptive-beats-fixed-threshold": "paper", "kd-beats-vanilla": "check",
+                     "expert-mode-occurs": "check"}
+    untested = {c.id for c in rec.claims if c.measured.startswith("not tested")}
+    assert untested == {"adaptive-beats-fixed-threshold", "kd-beats-vanilla"}
+    assert set(rec.baselines) == {"chance", "vanilla student"} and rec.baselines["chance"].value == 10.0
     with pytest.raises(ValueError, match="threads must be >= 0"):
         switokd.from_params(threads=-1)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from reprobook.cli import main
+from reprobook.switokd import claims as switokd_claims
 
 BOOK = ["train", "switokd", "--preset", "book", "--smoke", "--quiet", "--set", "n_seeds=1", "--set", "ablations=False"]
 
@@ -26,8 +27,16 @@ def test_pair_trainer_record_with_every_method_and_resume(tmp_path):
     fr = rec["metrics"]["switokd_expert_fraction"][0] + rec["metrics"]["switokd_learning_fraction"][0]
     assert fr == pytest.approx(1.0)
     assert [c["id"] for c in rec["claims"]] == ["student-beats-dml-and-vanilla", "teacher-on-par-with-dml",
-                                                "adaptive-beats-fixed-threshold", "expert-mode-occurs"]
-    assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in rec["claims"])
+                                                "adaptive-beats-fixed-threshold", "kd-beats-vanilla",
+                                                "expert-mode-occurs"]
+    assert {switokd_claims.rule_key(c["id"]) for c in rec["claims"]} <= set(switokd_claims.RULES)
+    # one seed: every comparison is inconclusive (n = 1 has no interval), never "holds"
+    by_id = {c["id"]: c for c in rec["claims"]}
+    assert by_id["student-beats-dml-and-vanilla"]["verdict"] == "inconclusive"
+    parts = by_id["student-beats-dml-and-vanilla"]["parts"]
+    assert [p["test"] for p in parts] == ["paired single value, no interval"] * 2
+    assert by_id["expert-mode-occurs"]["kind"] == "check" and by_id["expert-mode-occurs"]["test"] == "Clopper–Pearson"
+    assert rec["baselines"]["chance"]["value"] == 10.0
     assert main([*BOOK, "--out", str(out), "--resume"]) == 0  # finished phases are reused, not retrained
     assert _read(out)[1] == hist
 
@@ -42,6 +51,7 @@ def test_comparisons_switch_off_and_three_networks(tmp_path):
     assert list(hist) == ["1T2S-seed0"]
     assert {"T_top1", "S1_top1", "S2_top1", "expert1_fraction", "teacher_stepped_fraction"} <= set(rec["metrics"])
     assert [c["id"] for c in rec["claims"]] == ["expert-mode-occurs"]
+    assert rec["metrics"]["T_top1"] == [hist["1T2S-seed0"]["metrics"]["acc_teacher"]["value"][-1]]  # final epoch
 
 
 @pytest.mark.parametrize("sets, message", [
@@ -81,4 +91,8 @@ def test_paper_preset_on_tiny_cifar10_reports_table4_claims(tmp_path):
     claims = {c["id"]: c for c in rec["claims"]}
     assert {"switokd-student-table4", "switokd-teacher-table4", "dml-student-table4"} <= set(claims)
     assert "92.50" in claims["switokd-student-table4"]["paper"]
+    assert {switokd_claims.rule_key(c) for c in claims} <= set(switokd_claims.RULES)
+    assert claims["switokd-student-table4"]["kind"] == "paper" and claims["switokd-student-table4"]["test"] \
+        == "one-sample single value, no interval"
+    assert claims["dml-student-table4"]["measured"].startswith("not tested")
     assert (tmp_path / "r" / "checkpoints" / "main-switokd-seed0.pt").is_file()

@@ -62,14 +62,6 @@ class PairRun:
     def final_s(self) -> float:
         return self.acc_s[-1]
 
-    @property
-    def best_s(self) -> float:
-        return max(self.acc_s)
-
-    @property
-    def best_t(self) -> float:
-        return max(self.acc_t)
-
     def fraction(self, key: str = "paused") -> float:
         """Share of steps with ``key`` = 1 (``paused``: teacher really skipped; ``expert``: rule fired)."""
         v = self.series[key]
@@ -87,8 +79,11 @@ class SwitOKDResult:
     runs: dict[str, list[PairRun]] = field(default_factory=dict)  # key -> one run per seed
     wall_s: float = 0.0
 
-    def acc(self, key: str, who: str = "s", which: str = "final") -> list[float]:
-        return [getattr(r, f"{which}_{who}") for r in self.runs[key]]
+    def acc(self, key: str, who: str = "s") -> list[float]:
+        """Final-epoch test accuracy of the student (``who="s"``) or teacher (``"t"``), one per seed.
+
+        No epoch is picked by its test accuracy: the test set gives the reported number only."""
+        return [getattr(r, f"final_{who}") for r in self.runs[key]]
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -380,7 +375,6 @@ def summary_rows(res: SwitOKDResult, prefix: tuple[str, ...] = ("main",)) -> lis
         rows.append({"run": key, "seeds": len(rs),
                      "teacher acc %": fmt([r.final_t for r in rs], scale=100, digits=1),
                      "student acc %": fmt([r.final_s for r in rs], scale=100, digits=1),
-                     "student best %": fmt([r.best_s for r in rs], scale=100, digits=1),
                      "expert fraction": fmt([r.fraction("expert") for r in rs], digits=2),
                      "teacher paused": fmt([r.fraction("paused") for r in rs], digits=2)})
     return rows
@@ -404,7 +398,6 @@ def metrics(res: SwitOKDResult) -> dict:
     out = {}
     for key, rs in res.runs.items():
         out[key] = {"final_teacher_acc": [r.final_t for r in rs], "final_student_acc": [r.final_s for r in rs],
-                    "best_teacher_acc": [r.best_t for r in rs], "best_student_acc": [r.best_s for r in rs],
                     "expert_fraction": [r.fraction("expert") for r in rs],
                     "paused_fraction": [r.fraction("paused") for r in rs], "seeds": [r.seed for r in rs]}
     out["wall_s_experiment"] = res.wall_s

@@ -25,16 +25,14 @@ ORDER = ("switokd", "dml", "vanilla", "kd")  # SwitOKD first, baselines as later
 
 
 def _summary(res: experiment.SwitOKDResult) -> dict:
-    """Flat headline numbers (first seed's list per key): top-1 and mode fractions per method."""
+    """Flat headline numbers (one value per seed): final-epoch top-1 and mode fractions per method."""
     out = {}
     for key, rs in res.runs.items():
         if not key.startswith("main/"):
             continue
         m = key.split("/")[1]
-        out[f"{m}_teacher_top1"] = [r.best_t for r in rs]
-        out[f"{m}_student_top1"] = [r.best_s for r in rs]
-        out[f"{m}_teacher_top1_final"] = [r.final_t for r in rs]
-        out[f"{m}_student_top1_final"] = [r.final_s for r in rs]
+        out[f"{m}_teacher_top1"] = [r.final_t for r in rs]
+        out[f"{m}_student_top1"] = [r.final_s for r in rs]
         if m in ("switokd", "dml"):  # DML logs the mode it would have taken
             out[f"{m}_expert_fraction"] = [r.fraction("expert") for r in rs]
             out[f"{m}_learning_fraction"] = [1 - r.fraction("expert") for r in rs]
@@ -53,8 +51,7 @@ def _multinet_metrics(cfg: SwitOKDConfig, hists: list) -> dict:
     names = experiment.MULTINET_ROLES[cfg.topology]
     out = {}
     for role, name in names.items():
-        out[f"{name}_top1"] = [max(h.series(f"acc_{role}")[1]) for h in hists]
-        out[f"{name}_top1_final"] = [h.last(f"acc_{role}") for h in hists]
+        out[f"{name}_top1"] = [h.last(f"acc_{role}") for h in hists]  # final epoch, never the best on test
     for k in ("expert1", "expert2", "paused1", "paused2", "teacher_stepped"):
         if k in hists[0].metrics:
             out[f"{k}_fraction"] = [sum(h.series(k)[1]) / len(h.series(k)[1]) for h in hists]
