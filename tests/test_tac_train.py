@@ -17,7 +17,8 @@ def test_train_tac_writes_record_phases_and_claims(tmp_path):
     assert set(rec["metrics"]["test_acc"]) == variants and set(rec["metrics"]["speedup"]) == variants
     assert rec["metrics"]["compression"]["fp"] == 1.0 and rec["metrics"]["compression"]["tac"] > 5
     ids = [c["id"] for c in rec["claims"]]
-    assert ids == ["xnor-all-above-chance", "fc-binarization-poor-trade", "tac-beats-xnor-all", "tac-gain-6-points"]
+    assert ids == ["xnor-all-above-chance", "fc-binarization-poor-trade", "tac-cost-comparable", "tac-beats-xnor-all",
+                   "tac-gain-6-points"]
     assert set(ids) <= set(claims.RULES)
     # one seed: no interval, so no comparison can hold or fail
     assert all(c["verdict"] == "inconclusive" and c["n"] == 1 for c in rec["claims"])

@@ -10,10 +10,12 @@ per-seed difference with a 95 % Student-t interval.
   :math:`(\mathrm{acc}_{FP}-\mathrm{acc}_v)/\log_2 S_v`, for binarizing the FC layers only
   (``fc_binary``) against the conv layers only (``xnor_conv``); holds if the FC trade is worse,
   paired over seeds.
-* ``tac-beats-xnor-all`` (paper): TAC is more accurate than XNOR-all (paired) **and** its compression
-  and speed-up are each at least :data:`COMPARABLE` of XNOR-all's (one-sample on the per-seed ratios,
-  each from that seed's networks; they follow almost wholly from the architecture, the pruning rate
-  and the bit-width, only the sparse-index fillers vary with the seed) — a claim of three parts.
+* ``tac-beats-xnor-all`` (paper): TAC is more accurate than XNOR-all, paired over seeds.
+* ``tac-cost-comparable`` (check, by construction): TAC's compression and speed-up are each at least
+  :data:`COMPARABLE` of XNOR-all's (one-sample on the per-seed ratios, each from that seed's
+  networks), so that the accuracy comparison is at comparable cost. The ratios follow from the
+  architecture, the pruning rate and the bit-width through the accounting's equations (only the
+  sparse-index fillers vary with the seed), so this is a precondition, not a reproduction.
 * ``tac-gain-6-points`` (paper): TAC's top-1 exceeds XNOR-all's by more than :data:`GAIN_POINTS`
   points (the abstract's figure): paired, with that margin.
 * ``xnor-all-above-chance`` (check): the 1-bit baseline learns the task at all, one-sample against
@@ -60,13 +62,15 @@ def tac_more_accurate(tac: Sequence[float], xnor_all: Sequence[float], *, margin
                         unit="points")
 
 
-def tac_beats_xnor(tac: Sequence[float], xnor_all: Sequence[float], compression_ratio: Sequence[float],
-                   speedup_ratio: Sequence[float]) -> stats.Verdict:
-    """TAC more accurate than XNOR-all, with compression and speed-up each ≥ :data:`COMPARABLE` of XNOR-all's."""
-    return stats.all_of(
-        tac_more_accurate(tac, xnor_all),
-        stats.one_sample(compression_ratio, COMPARABLE, name="TAC / XNOR-all compression", digits=2),
-        stats.one_sample(speedup_ratio, COMPARABLE, name="TAC / XNOR-all speed-up", digits=2))
+def tac_beats_xnor(tac: Sequence[float], xnor_all: Sequence[float]) -> stats.Verdict:
+    """TAC more accurate than XNOR-all, paired over seeds."""
+    return tac_more_accurate(tac, xnor_all)
+
+
+def cost_comparable(compression_ratio: Sequence[float], speedup_ratio: Sequence[float]) -> stats.Verdict:
+    """TAC's compression and speed-up each ≥ :data:`COMPARABLE` of XNOR-all's (per-seed ratios), two parts."""
+    return stats.all_of(stats.one_sample(compression_ratio, COMPARABLE, name="TAC / XNOR-all compression", digits=2),
+                        stats.one_sample(speedup_ratio, COMPARABLE, name="TAC / XNOR-all speed-up", digits=2))
 
 
 def tac_gain(tac: Sequence[float], xnor_all: Sequence[float]) -> stats.Verdict:
@@ -120,9 +124,13 @@ def record_claims(record: Record, result: TACResult) -> None:
                  f"sufficient to compensate for the accuracy loss caused by it” {ABSTRACT}",
                  fc_binarization_poor_trade(fc, conv))
     comp, speed = cost_ratios(result)
-    record.claim("tac-beats-xnor-all", "TAC is more accurate than XNOR-all at comparable compression and speed-up",
+    record.claim("tac-cost-comparable", "TAC's compression and speed-up are comparable to XNOR-all's "
+                 f"(each at least {COMPARABLE:g} of XNOR-all's)",
+                 "— (precondition of the accuracy comparison; fixed by the architecture, pruning rate and bits)",
+                 cost_comparable(comp, speed), kind="check", by_construction=True)
+    record.claim("tac-beats-xnor-all", "TAC is more accurate than XNOR-all (at the comparable cost checked above)",
                  f"“significantly improves the accuracy of 1-bit DNNs” {ABSTRACT}",
-                 tac_beats_xnor(tac, xnor, comp, speed), baselines=("chance",))
+                 tac_beats_xnor(tac, xnor), baselines=("chance",))
     record.claim("tac-gain-6-points", "TAC's top-1 exceeds the 1-bit baseline's (XNOR-all) by more than 6 points",
                  f"“outperforms the state-of-the-art by more than 6 percentage points” {ABSTRACT}; baseline, "
                  "network and dataset not stated", tac_gain(tac, xnor), baselines=("chance",))
@@ -148,15 +156,17 @@ def _cases(effect: float, base: float, names: tuple[str, str], spread: float = 0
             "opposite": _arms(-effect, base, spread, names)}
 
 
-_COMPARABLE = {"compression_ratio": [0.9] * 8, "speedup_ratio": [0.8] * 8}
 _ACC = ("tac", "xnor_all")
 
 RULES: dict[str, stats.Falsifiable] = {
     # points lost per doubling of speed-up: conv-only around 2, FC-only several times worse or better
     "fc-binarization-poor-trade": stats.Falsifiable(
         fc_binarization_poor_trade, **_cases(6.0, 2.0, ("fc_cost", "conv_cost"), spread=0.5)),
-    "tac-beats-xnor-all": stats.Falsifiable(
-        tac_beats_xnor, **{k: {**v, **_COMPARABLE} for k, v in _cases(0.05, 0.8, _ACC).items()}),
+    "tac-beats-xnor-all": stats.Falsifiable(tac_beats_xnor, **_cases(0.05, 0.8, _ACC)),
+    "tac-cost-comparable": stats.Falsifiable(
+        cost_comparable, identical={"compression_ratio": [0.48, 0.52, 0.5], "speedup_ratio": [0.49, 0.51, 0.5]},
+        effect={"compression_ratio": [0.98, 0.99, 0.985], "speedup_ratio": [0.8, 0.8, 0.8]},
+        opposite={"compression_ratio": [0.2, 0.21, 0.19], "speedup_ratio": [0.8, 0.8, 0.8]}),
     "tac-gain-6-points": stats.Falsifiable(tac_gain, **_cases(0.10, 0.75, _ACC)),
     "xnor-all-above-chance": stats.Falsifiable(
         above_chance, identical={"acc": [0.09, 0.11, 0.1, 0.105, 0.095], "chance": 0.1},
