@@ -131,7 +131,8 @@ def record_claims(record: Record, result: TACResult) -> None:
     record.claim("tac-beats-xnor-all", "TAC is more accurate than XNOR-all (at the comparable cost checked above)",
                  f"“significantly improves the accuracy of 1-bit DNNs” {ABSTRACT}",
                  tac_beats_xnor(tac, xnor), baselines=("chance",))
-    record.claim("tac-gain-6-points", f"TAC's top-1 exceeds the 1-bit baseline's (XNOR-all) by more than {GAIN_POINTS:g} points",
+    record.claim("tac-gain-6-points",
+                 f"TAC's top-1 exceeds the 1-bit baseline's (XNOR-all) by more than {GAIN_POINTS:g} points",
                  f"“outperforms the state-of-the-art by more than 6 percentage points” {ABSTRACT}; baseline, "
                  "network and dataset not stated", tac_gain(tac, xnor), baselines=("chance",))
     if cfg.arch == "alexnet" and cfg.dataset == "imagenet":
