@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from reprobook import tac
+from reprobook.engine import results, stats
 from reprobook.tac import claims
 from reprobook.tac.experiment import TACResult
 
@@ -55,16 +56,47 @@ def test_same_seed_same_numbers(tiny_run, tmp_path, monkeypatch):
 
 
 def test_claims_verdicts_are_computed(tiny_run):
-    v1, v2 = claims.claim_fc_binarization(tiny_run), claims.claim_tac_beats_xnor(tiny_run)
-    assert v1.verdict in ("holds", "does not hold", "inconclusive") and "per doubling" in v1.measured
-    assert v2.verdict in ("holds", "does not hold", "inconclusive") and "compression" in v2.measured
-    fake = TACResult(tiny_run.config, tiny_run.runs, tiny_run.costs)
-    for run, (t, x) in zip(fake.runs, [(0.9, 0.8), (0.91, 0.79)]):
-        run.acc = {**run.acc, "tac": t, "xnor_all": x}
-    assert claims.claim_tac_beats_xnor(fake).verdict == "holds"
-    for run, (t, x) in zip(fake.runs, [(0.7, 0.8), (0.71, 0.79)]):
-        run.acc = {**run.acc, "tac": t, "xnor_all": x}
-    assert claims.claim_tac_beats_xnor(fake).verdict == "does not hold"
+    record = results.Record("tac", parameters={})
+    claims.record_claims(record, tiny_run)
+    ids = [c.id for c in record.claims]
+    assert ids == ["xnor-all-above-chance", "fc-binarization-poor-trade", "tac-cost-comparable", "tac-beats-xnor-all",
+                   "tac-gain-6-points"]
+    assert set(ids) <= set(claims.RULES)
+    by_id = {c.id: c for c in record.claims}
+    assert {c.kind for c in record.claims} == {"paper", "check"} and by_id["xnor-all-above-chance"].kind == "check"
+    for c in record.claims:
+        assert c.verdict in ("holds", "does not hold", "inconclusive") and c.n == len(tiny_run.runs)
+    trade = by_id["fc-binarization-poor-trade"]
+    assert "per doubling" in trade.unit and trade.test.startswith("paired t")
+    assert len(by_id["tac-cost-comparable"].parts) == 2 and by_id["tac-cost-comparable"].by_construction
+    assert by_id["tac-cost-comparable"].verdict == "holds"  # the ratios are the same at every seed, up to fillers
+    assert by_id["tac-gain-6-points"].margin == claims.GAIN_POINTS
+    assert set(record.baselines) == {"chance", "full precision"}
+    # the comparability parts: one ratio per seed's networks (sparse-index fillers vary a little)
+    comp, speed = claims.cost_ratios(tiny_run)
+    assert comp[0] == pytest.approx(tiny_run.costs["tac"].compression / tiny_run.costs["xnor_all"].compression)
+    assert len(comp) == len(speed) == len(tiny_run.runs) and min(comp + speed) > claims.COMPARABLE
+    # paired over seeds: a per-seed gain that a two-sample rule would miss still holds
+    tac_acc, xnor_acc = [0.80, 0.90, 0.85], [0.79, 0.89, 0.84]
+    assert claims.tac_beats_xnor(tac_acc, xnor_acc).verdict == "holds"
+    assert claims.tac_beats_xnor(xnor_acc, tac_acc).verdict == "does not hold"
+    assert claims.tac_gain(tac_acc, xnor_acc).verdict == "does not hold"  # 1 point, not more than 6
+
+
+def test_claim_rules_can_fail():
+    assert stats.falsification_problems(claims.RULES) == []
+
+
+def test_paper_preset_records_the_published_baseline_checks(tiny_run):
+    cfg = tac.from_params(preset="paper")
+    fake = TACResult(cfg, tiny_run.runs, tiny_run.costs)
+    record = results.Record("tac", parameters={})
+    claims.record_claims(record, fake)
+    checks = {c.id: c for c in record.claims if c.kind == "check"}
+    assert set(checks) == {"xnor-all-above-chance", "tac-cost-comparable", "xnor-baseline-as-published",
+                           "fp-baseline-as-published"}
+    assert {c.id for c in record.claims} <= set(claims.RULES)
+    assert record.baselines["chance"].value == pytest.approx(0.1)
 
 
 def test_live_compression_without_retraining(tiny_run):
