@@ -228,8 +228,8 @@ def ablation_markdown(metrics: Mapping[str, Sequence[float]], labels: Mapping[st
 def seeds_note(record: Record, n_seeds: int) -> str:
     """A sentence on what this number of seeds can show: degrees of freedom, and for each inconclusive
     claim (or part) the smallest effect it could have detected."""
-    dof = (f"{n_seeds - 1} degree{'' if n_seeds == 2 else 's'} of freedom" if n_seeds > 1
-           else "no interval at all (a single seed)")
+    dof = (f"each paired interval rests on {n_seeds - 1} degree{'' if n_seeds == 2 else 's'} of freedom"
+           if n_seeds > 1 else "no claim has an interval")
     open_claims = [c for c in record.claims if c.verdict == "inconclusive"]
     out = [f"{len(open_claims)} of {len(record.claims)} claims are inconclusive"]
     for c in open_claims:
@@ -240,5 +240,5 @@ def seeds_note(record: Record, n_seeds: int) -> str:
                and math.isfinite(p["detectable"])]
         if eff:
             out.append(f"{c.id} could have detected {' and '.join(eff)}")
-    return (f"This run has n = {n_seeds} seed{'' if n_seeds == 1 else 's'} per variant, so each paired interval "
-            f"rests on {dof}; " + "; ".join(out) + ".")
+    seeds = f"{n_seeds} seed{'' if n_seeds == 1 else 's'}"
+    return f"This run has n = {seeds} per variant, so {dof}; " + "; ".join(out) + "."
