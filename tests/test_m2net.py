@@ -8,7 +8,6 @@ import torch
 
 from reprobook import m2net
 from reprobook.engine.data import DataRootError
-from reprobook.engine.results import VERDICTS
 from reprobook.m2net import claims, experiment as E, method as M
 from reprobook.m2net.data import CITIES, dms_code, geo_landmarks, hard_cities
 from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops, num_params
@@ -302,20 +301,83 @@ def test_tiny_run_is_reproducible_and_gives_verdicts(tmp_path, monkeypatch):
     assert 0 <= m["acc"] <= 1 and 0 <= m["blocks"] <= cfg.num_blocks
     # policies without location ignore it: shuffling locations changes nothing
     assert r1.runs["no_location"][0].location["shuffled"]["path_change"] == 0.0
-    for f in (claims.diverse_paths, claims.location_lookalike, claims.comparable_complexity):
-        assert f(r1).verdict in VERDICTS
+    from reprobook.engine.results import Record
+
+    rec = Record("m2net", {})
+    claims.record_claims(rec, E.flat_metrics(r1), num_classes=cfg.num_classes, vision_ceiling=E.vision_ceiling(r1.test))
+    assert {c.id for c in rec.claims} <= set(claims.RULES)
+    assert all(c.verdict == "inconclusive" for c in rec.claims)  # one seed: no interval, never "holds"
 
 
-def test_claim_rules():
-    from reprobook.engine.results import Verdict
+def test_claim_rules_can_fail():
+    from reprobook.engine import stats
 
-    h, n, i = (Verdict(v, "m", "r") for v in ("holds", "does not hold", "inconclusive"))
-    assert claims.both(h, h).verdict == "holds"
-    assert claims.both(h, n).verdict == "does not hold"
-    assert claims.both(h, i).verdict == "inconclusive"
-    assert claims.ratio_at_most([1.2], [1.0], 1.25).verdict == "holds"
-    assert claims.ratio_at_most([1.3], [1.0], 1.25).verdict == "inconclusive"
-    assert claims.ratio_at_most([1.5], [1.0], 1.25).verdict == "does not hold"
+    assert stats.falsification_problems(claims.RULES) == []
+
+
+def _fake_metrics(n=8, *, effect=0.1):
+    """Per-seed metrics of every run, M²Net ahead of the others by ``effect`` in accuracy."""
+    rng = np.random.default_rng(0)
+    base = 0.7 + 0.02 * rng.standard_normal(n)
+    m = {"full_acc": (base + 0.05).tolist(), "full_acc_lookalike": [0.5] * n}
+    for v, gain in (("m2net", effect), ("blockdrop", 0.0), ("no_location", 0.0), ("no_diversity", 0.0),
+                    ("fusion_55", 0.0), ("fusion_73", 0.0)):
+        m[f"{v}_acc"] = (base + gain + 0.005 * rng.standard_normal(n)).tolist()
+        m[f"{v}_acc_lookalike"] = (base - 0.2 + 2 * gain + 0.005 * rng.standard_normal(n)).tolist()
+        m[f"{v}_hamming"] = (0.45 + 0.2 * gain + 0.001 * rng.standard_normal(n)).tolist()
+        m[f"{v}_mflops"] = (0.2 * (1 + gain) + 0.001 * rng.standard_normal(n)).tolist()
+    return m
+
+
+def test_record_claims_kinds_baselines_and_rules():
+    from reprobook.engine.results import Record
+
+    rec = Record("m2net", {})
+    claims.record_claims(rec, _fake_metrics(), num_classes=20, vision_ceiling=0.5)
+    ids = {c.id for c in rec.claims}
+    assert ids == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance"}
+    assert ids <= set(claims.RULES)
+    got = {c.id: (c.kind, c.verdict) for c in rec.claims}
+    assert got == {"diverse-paths": ("paper", "holds"), "location-lookalike": ("paper", "holds"),
+                   "comparable-complexity": ("paper", "holds"), "rnet-above-chance": ("check", "holds")}
+    assert set(rec.baselines) == {"chance", "full network", "full network, look-alikes", "vision ceiling, look-alikes"}
+    assert rec.baselines["chance"].value == pytest.approx(5.0)
+    by = {c.id: c for c in rec.claims}
+    assert "paired t" in by["location-lookalike"].test and by["location-lookalike"].n == 8
+    assert [p["test"] for p in by["comparable-complexity"].parts] == ["paired t", "one-sample t"]
+    assert not any(c.beaten_by for c in rec.claims)
+    # an M²Net that loses to the vision-only ceiling on look-alikes is not a reproduction
+    m = _fake_metrics(effect=0.05)
+    m["m2net_acc_lookalike"] = [0.45 + 0.01 * i for i in range(8)]
+    m["no_location_acc_lookalike"] = [0.30 + 0.01 * i for i in range(8)]
+    rec = Record("m2net", {})
+    claims.record_claims(rec, m, num_classes=20, vision_ceiling=0.5)
+    look = next(c for c in rec.claims if c.id == "location-lookalike")
+    assert look.verdict == "holds" and look.beaten_by == ["full network, look-alikes", "vision ceiling, look-alikes"]
+
+
+def test_comparable_complexity_fails_on_flops_and_pairs_by_seed():
+    acc_bd = [0.70, 0.60, 0.80, 0.65]
+    acc_m = [a + 0.01 for a in acc_bd]  # a small, consistent per-seed gain: paired, it shows
+    fl = [0.20, 0.21, 0.19, 0.20]
+    assert claims.comparable_complexity(acc_m, acc_bd, fl, fl).verdict == "holds"
+    assert claims.comparable_complexity(acc_m, acc_bd, [2 * f for f in fl], fl).verdict == "does not hold"
+    assert claims.flops_ratio([2.0, 3.0], [1.0, 2.0]) == [2.0, 1.5]
+    # two seeds: the interval has one degree of freedom, wide
+    v = claims.location_lookalike([0.8, 0.9], [0.5, 0.5])
+    assert v.n == 2 and v.verdict in ("holds", "inconclusive") and v.detectable > 0
+
+
+def test_seeds_note_and_ablation_table():
+    from reprobook.engine.results import Record
+
+    m = {k: v[:2] for k, v in _fake_metrics(effect=0.01).items()}
+    rec = Record("m2net", {})
+    claims.record_claims(rec, m, num_classes=20)
+    note = claims.seeds_note(rec, 2)
+    assert "n = 2 seeds" in note and "1 degree of freedom" in note
+    table = claims.ablation_markdown(m, {"no_diversity": "diversity off", "missing": "not run"})
+    assert "diversity off" in table and "paired t" in table and "not measured" in table
 
 
 def test_file_list_evaluation_and_missing_runs():
@@ -328,8 +390,14 @@ def test_file_list_evaluation_and_missing_runs():
     metrics, u, pred, loc = E.evaluate_list(rnet, policy, items, flops, cfg)
     assert u.shape == (10, 9) and pred.shape == (10,) and math.isnan(metrics["acc_lookalike"])
     assert set(loc) == {"true", "shuffled"}
-    res = E.M2NetResult(cfg, E.variants(cfg), None, flops, [metrics], {"m2net": []})
-    assert claims.location_lookalike(res).verdict == "inconclusive"
+    res = E.M2NetResult(cfg, E.variants(cfg), items, flops, [metrics], {"m2net": []})
+    from reprobook.engine.results import Record
+
+    rec = Record("m2net", {})
+    claims.record_claims(rec, E.flat_metrics(res), num_classes=cfg.num_classes, vision_ceiling=E.vision_ceiling(items))
+    assert {c.id: c.verdict for c in rec.claims}["location-lookalike"] == "inconclusive"
+    assert "not tested" in next(c.measured for c in rec.claims if c.id == "location-lookalike")
+    assert "full network, look-alikes" not in rec.baselines
 
 
 def test_explained_share():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from reprobook.cli import main
+from reprobook.m2net import claims
 
 
 def test_train_m2net_book_writes_record(tmp_path):
@@ -19,8 +20,11 @@ def test_train_m2net_book_writes_record(tmp_path):
         assert {f"{n}_acc", f"{n}_mflops", f"{n}_blocks", f"{n}_unique_paths", f"{n}_hamming"} <= set(rec["metrics"])
     assert rec["metrics"]["full_blocks"] == [9.0]
     verdicts = {c["id"]: c["verdict"] for c in rec["claims"]}
-    assert set(verdicts) == {"diverse-paths", "location-lookalike", "comparable-complexity"}
-    assert verdicts["location-lookalike"] == "inconclusive"  # the ablation was not run
+    assert set(verdicts) == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance"}
+    assert set(verdicts) <= set(claims.RULES)
+    assert set(verdicts.values()) == {"inconclusive"}  # one seed: no interval; location-lookalike: not run
+    assert {c["id"]: c["kind"] for c in rec["claims"]}["rnet-above-chance"] == "check"
+    assert "chance" in rec["baselines"]
     hist = json.loads((out / "history.json").read_text())
     assert list(hist) == ["rnet-seed0", "m2net-seed0-p1", "m2net-seed0-p2", "no_diversity-seed0-p1",
                           "no_diversity-seed0-p2"]

@@ -16,7 +16,7 @@ BlockDrop (Wu et al., CVPR 2018) is the image-only, sparsity-only special case.
   path statistics.
 - :mod:`~reprobook.m2net.data`: the generated geo-tagged landmark set and the Landmark-732 lists.
 - :mod:`~reprobook.m2net.experiment`: pre-training, phase 1, phase 2, evaluation, location test.
-- :mod:`~reprobook.m2net.claims`, :mod:`~reprobook.m2net.figures`: verdict rules and figures.
+- :mod:`~reprobook.m2net.claims`, :mod:`~reprobook.m2net.figures`: verdict rules (paired over seeds) and figures.
 """
 
 from reprobook.m2net.config import PRESETS, SMOKE, M2NetConfig, from_params

@@ -1,13 +1,34 @@
 """Chapter 2's claims and the rules that decide them (Chapter 2, §Claims checked).
 
-Every verdict is computed from the run's numbers by :func:`reprobook.engine.results.compare`;
-a claim with two conditions combines two such verdicts with :func:`both`.
+Every rule is a pure function of per-seed numbers, judged by :mod:`reprobook.engine.stats`. Seed
+*k* fixes the pre-trained recognition network that every variant starts from, each variant's
+policy initialisation and its batch order, and all variants are evaluated on the same test set, so
+the comparisons are **paired by seed**: the unit of evidence is the per-seed difference, with its
+Student-t 95 % interval over seeds.
+
+* ``diverse-paths`` (paper): with the diversity term the greedy test paths are more diverse (mean
+  pairwise Hamming distance) *and* more accurate than without it — two paired parts, :func:`stats.all_of`;
+* ``location-lookalike`` (paper): look-alike accuracy with the location branch above the same method
+  without it, paired;
+* ``comparable-complexity`` (paper): M²Net more accurate than BlockDrop (paired) *and* its FLOPs at most
+  :data:`FLOPS_BOUND` times BlockDrop's (one-sample interval of the per-seed ratio, below the bound);
+* ``rnet-above-chance`` (check): the pre-trained recognition network (all blocks) learns the task.
+
+:data:`RULES` lists every claim id :func:`record_claims` can record with three inputs that show the
+rule can fail (identical arms, a clear effect, the opposite effect).
 """
 
 from __future__ import annotations
 
-from reprobook.engine.results import Verdict, compare, fmt
-from reprobook.m2net.experiment import M2NetResult
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from reprobook.engine import stats
+from reprobook.engine.results import Record
+
+FLOPS_BOUND = 1.25  # "comparable complexity": M²Net's FLOPs at most this multiple of BlockDrop's
 
 PAPER = {
     "diverse-paths": ("\"more diverse policies / inference paths improve the accuracy\"; the diversity is "
@@ -17,65 +38,207 @@ PAPER = {
                            "\"geographic information in combination with visual information\" (Qian et al., TIP 2021)"),
     "comparable-complexity": ("abstract: \"improved recognition accuracy with comparable complexity\" on "
                               "Landmark-420 and Landmark-732 (Qian et al., TIP 2021; numbers not reachable)"),
+    "rnet-above-chance": "— (precondition, no paper)",
+}
+
+CLAIMS = {
+    "diverse-paths": "More diverse inference paths go with higher accuracy (diversity term on vs off)",
+    "location-lookalike": "The location input improves recognition of look-alike landmarks",
+    "comparable-complexity": (f"M²Net is more accurate than BlockDrop at comparable complexity "
+                              f"(FLOPs ratio ≤ {FLOPS_BOUND:g})"),
+    "rnet-above-chance": "The pre-trained recognition network (all blocks) learns the task (top-1 above chance)",
+}
+
+KINDS = {"diverse-paths": "paper", "location-lookalike": "paper", "comparable-complexity": "paper",
+         "rnet-above-chance": "check"}
+
+
+# --- rules: pure functions of per-seed numbers ---------------------------------------------------
+
+def more_accurate(a: Sequence[float], b: Sequence[float], names: tuple[str, str] = ("M²Net", "B")) -> stats.Verdict:
+    """Accuracy (in [0, 1]) of ``a`` above ``b``, paired over seeds, in points."""
+    return stats.paired(a, b, names=names, scale=100, digits=1, unit="points")
+
+
+def diverse_paths(hamming_div: Sequence[float], hamming_nodiv: Sequence[float], acc_div: Sequence[float],
+                  acc_nodiv: Sequence[float]) -> stats.Verdict:
+    """Claim 1: diversity term on vs off — greedy test paths more diverse *and* more accurate (paired)."""
+    d = stats.paired(hamming_div, hamming_nodiv, names=("M²Net Hamming", "diversity-off Hamming"), digits=3)
+    a = more_accurate(acc_div, acc_nodiv, names=("M²Net acc.", "diversity-off acc."))
+    return stats.all_of(d, a)
+
+
+def location_lookalike(acc_loc: Sequence[float], acc_noloc: Sequence[float]) -> stats.Verdict:
+    """Claim 2: look-alike accuracy with the location branch above the location-off ablation (paired)."""
+    return more_accurate(acc_loc, acc_noloc, names=("M²Net look-alike acc.", "location-off look-alike acc."))
+
+
+def flops_ratio(mflops_a: Sequence[float], mflops_b: Sequence[float]) -> list[float]:
+    """Per-seed FLOPs ratio ``a_k / b_k`` (same seed, same test set)."""
+    a, b = np.asarray(mflops_a, float), np.asarray(mflops_b, float)
+    if a.shape != b.shape:
+        raise ValueError(f"FLOPs ratio needs one value per seed in both arms; got {a.size} and {b.size}")
+    return (a / b).tolist()
+
+
+def comparable_complexity(acc_m2net: Sequence[float], acc_blockdrop: Sequence[float], mflops_m2net: Sequence[float],
+                          mflops_blockdrop: Sequence[float], *, bound: float = FLOPS_BOUND) -> stats.Verdict:
+    """Claim 3: M²Net more accurate than BlockDrop (paired) and its per-seed FLOPs ratio to BlockDrop
+    below ``bound`` (one-sample interval, direction "less")."""
+    a = more_accurate(acc_m2net, acc_blockdrop, names=("M²Net acc.", "BlockDrop acc."))
+    c = stats.one_sample(flops_ratio(mflops_m2net, mflops_blockdrop), bound, direction="less",
+                         name="M²Net/BlockDrop FLOPs", digits=3)
+    return stats.all_of(a, c)
+
+
+def above_chance(acc: Sequence[float], num_classes: int) -> stats.Verdict:
+    """Check: accuracy (in [0, 1]) above chance ``1/num_classes`` (one-sample interval, points)."""
+    return stats.one_sample(acc, 100 / num_classes, name="full-network top-1", scale=100, digits=1, unit="%")
+
+
+def ablation_gap(acc_m2net: Sequence[float], acc_ablation: Sequence[float], label: str) -> stats.Verdict:
+    """The ablation table's comparison: M²Net's accuracy above one ablation's, paired over seeds."""
+    return more_accurate(acc_m2net, acc_ablation, names=("M²Net", label))
+
+
+def _arms(effect: float, *, base: float, spread: float = 0.02, seed: int = 0):
+    return stats.synthetic_arms(effect, base=base, spread=spread, seed=seed)
+
+
+def _diverse_case(dh: float, da: float) -> dict:
+    h1, h0 = _arms(dh, base=0.45, spread=0.01)
+    a1, a0 = _arms(da, base=0.75, seed=1)
+    return {"hamming_div": h1, "hamming_nodiv": h0, "acc_div": a1, "acc_nodiv": a0}
+
+
+def _complexity_case(da: float, ratio: float) -> dict:
+    a1, a0 = _arms(da, base=0.75)
+    bd = np.asarray(_arms(0.0, base=0.5, spread=0.03, seed=2)[1])
+    return {"acc_m2net": a1, "acc_blockdrop": a0, "mflops_m2net": (bd * ratio).tolist(),
+            "mflops_blockdrop": bd.tolist()}
+
+
+RULES = {
+    "diverse-paths": stats.Falsifiable(
+        diverse_paths, identical=_diverse_case(0.0, 0.0), effect=_diverse_case(0.03, 0.05),
+        opposite=_diverse_case(-0.03, -0.05)),
+    "location-lookalike": stats.Falsifiable(
+        location_lookalike, identical=dict(zip(("acc_loc", "acc_noloc"), _arms(0.0, base=0.5))),
+        effect=dict(zip(("acc_loc", "acc_noloc"), _arms(0.3, base=0.5))),
+        opposite=dict(zip(("acc_loc", "acc_noloc"), _arms(-0.1, base=0.5)))),
+    # identical arms: same accuracy, FLOPs ratio exactly the bound (neither part holds)
+    "comparable-complexity": stats.Falsifiable(
+        comparable_complexity, identical=_complexity_case(0.0, FLOPS_BOUND), effect=_complexity_case(0.05, 1.0),
+        opposite=_complexity_case(-0.05, 1.0)),
+    "rnet-above-chance": stats.Falsifiable(
+        above_chance, identical={"acc": [0.05] * 8, "num_classes": 20},
+        effect={"acc": _arms(0.0, base=0.75)[0], "num_classes": 20},
+        opposite={"acc": _arms(0.0, base=0.02, spread=0.005)[0], "num_classes": 20}),
+    # not recorded: the ablation table's rows (one per ablation variant)
+    "ablation-gap": stats.Falsifiable(
+        lambda a, b: ablation_gap(a, b, "ablation"), identical=dict(zip("ab", _arms(0.0, base=0.75))),
+        effect=dict(zip("ab", _arms(0.05, base=0.75))), opposite=dict(zip("ab", _arms(-0.05, base=0.75)))),
 }
 
 
-def both(a: Verdict, b: Verdict) -> Verdict:
-    """Holds if both hold; does not hold if either does not hold; else inconclusive."""
-    if a.verdict == b.verdict == "holds":
-        v = "holds"
-    elif "does not hold" in (a.verdict, b.verdict):
-        v = "does not hold"
-    else:
-        v = "inconclusive"
-    return Verdict(v, f"{a.measured}; {b.measured}",
-                   f"both must hold: ({a.rule}) and ({b.rule}); does not hold if either does not hold")
+# --- the record ----------------------------------------------------------------------------------
+
+def _get(metrics: Mapping[str, Sequence[float]], *keys: str) -> list[list[float]] | None:
+    """Per-seed values of ``keys``; ``None`` if any is missing or not finite (not run, not annotated)."""
+    out = []
+    for k in keys:
+        v = metrics.get(k)
+        if v is None or not all(math.isfinite(float(x)) for x in v) or len(v) == 0:
+            return None
+        out.append([float(x) for x in v])
+    return out
 
 
-def ratio_at_most(a: list[float], b: list[float], bound: float, *, names=("A", "B"), digits: int = 3) -> Verdict:
-    """"mean(a)/mean(b) ≤ bound": holds if the ratio is at most ``bound``, does not hold if above
-    ``1.5·bound − 0.5`` (half as far again), inconclusive in between."""
-    r = (sum(a) / len(a)) / (sum(b) / len(b))
-    hi = 1.5 * bound - 0.5
-    v = "holds" if r <= bound else "does not hold" if r > hi else "inconclusive"
-    return Verdict(v, f"{names[0]} {fmt(a, digits=digits)} vs {names[1]} {fmt(b, digits=digits)} (ratio {r:.2f})",
-                   f"holds if {names[0]}/{names[1]} ≤ {bound:g}; does not hold if > {hi:g}; else inconclusive")
+def _untested(metrics: Mapping[str, Sequence[float]], *keys: str) -> stats.Verdict:
+    lost = [k for k in keys if _get(metrics, k) is None]
+    return stats.untested(f"no per-seed values for {', '.join(lost)} in this configuration")
 
 
-def _missing(res: M2NetResult, *names: str) -> Verdict | None:
-    lost = [n for n in names if n not in res.runs]
-    if not lost:
-        return None
-    return Verdict("inconclusive", f"not run in this configuration: {', '.join(lost)}",
-                   f"needs the runs {', '.join(names)}")
+def _mean(xs: Sequence[float]) -> float:
+    return float(np.mean(xs))
 
 
-def diverse_paths(res: M2NetResult) -> Verdict:
-    """Claim 1: with the diversity term the greedy test paths are more diverse *and* more accurate
-    than without it (the ablation "diversity term off")."""
-    if (v := _missing(res, "m2net", "no_diversity")) is not None:
-        return v
-    d = compare(res.values("m2net", "hamming"), res.values("no_diversity", "hamming"),
-                names=("M²Net Hamming", "diversity-off Hamming"), digits=3, min_effect=0.01)
-    a = compare(res.values("m2net", "acc"), res.values("no_diversity", "acc"),
-                names=("M²Net acc.", "diversity-off acc."), scale=100, digits=1, min_effect=0.01)
-    return both(d, a)
+def record_claims(record: Record, metrics: Mapping[str, Sequence[float]], *, num_classes: int,
+                  vision_ceiling: float | None = None) -> None:
+    """Declare the baselines and add the chapter's claims from per-seed metrics ``metrics["<run>_<metric>"]``
+    (runs: ``full`` and the variants; metrics ``acc``, ``acc_lookalike``, ``hamming``, ``mflops`` …).
+
+    ``vision_ceiling`` is the best look-alike accuracy vision alone can reach (the generated set:
+    one over the number of look-alike cities per kind); ``None`` where unknown.
+    """
+    record.baseline("chance", 100 / num_classes, f"uniform guess over the {num_classes} classes (%)")
+    acc_base, look_base = ["chance"], ["chance"]
+    if (full := _get(metrics, "full_acc")) is not None:
+        record.baseline("full network", 100 * _mean(full[0]),
+                        "pre-trained recognition network, all blocks, no location: accuracy ceiling at full cost (%)")
+    if (full_look := _get(metrics, "full_acc_lookalike")) is not None:
+        record.baseline("full network, look-alikes", 100 * _mean(full_look[0]),
+                        "pre-trained recognition network, all blocks, no location, on the look-alike classes (%)")
+        look_base.append("full network, look-alikes")
+    if vision_ceiling is not None:
+        record.baseline("vision ceiling, look-alikes", 100 * vision_ceiling,
+                        "best look-alike accuracy from pixels alone (%)")
+        look_base.append("vision ceiling, look-alikes")
+
+    keys = ("full_acc",)
+    v = above_chance(_get(metrics, *keys)[0], num_classes) if _get(metrics, *keys) else _untested(metrics, *keys)
+    record.claim("rnet-above-chance", CLAIMS["rnet-above-chance"], PAPER["rnet-above-chance"], v,
+                 kind=KINDS["rnet-above-chance"])
+
+    keys = ("m2net_hamming", "no_diversity_hamming", "m2net_acc", "no_diversity_acc")
+    vals = _get(metrics, *keys)
+    record.claim("diverse-paths", CLAIMS["diverse-paths"], PAPER["diverse-paths"],
+                 diverse_paths(*vals) if vals else _untested(metrics, *keys), kind=KINDS["diverse-paths"],
+                 baselines=acc_base if vals else ())
+
+    keys = ("m2net_acc_lookalike", "no_location_acc_lookalike")
+    vals = _get(metrics, *keys)
+    record.claim("location-lookalike", CLAIMS["location-lookalike"], PAPER["location-lookalike"],
+                 location_lookalike(*vals) if vals else _untested(metrics, *keys), kind=KINDS["location-lookalike"],
+                 baselines=look_base if vals else ())
+
+    keys = ("m2net_acc", "blockdrop_acc", "m2net_mflops", "blockdrop_mflops")
+    vals = _get(metrics, *keys)
+    record.claim("comparable-complexity", CLAIMS["comparable-complexity"], PAPER["comparable-complexity"],
+                 comparable_complexity(*vals) if vals else _untested(metrics, *keys),
+                 kind=KINDS["comparable-complexity"], baselines=acc_base if vals else ())
 
 
-def location_lookalike(res: M2NetResult) -> Verdict:
-    """Claim 2: look-alike accuracy with the location branch beats the same method without it."""
-    if (v := _missing(res, "m2net", "no_location")) is not None:
-        return v
-    return compare(res.values("m2net", "acc_lookalike"), res.values("no_location", "acc_lookalike"),
-                   names=("M²Net", "location off"), scale=100, digits=1, min_effect=0.02)
+def ablation_markdown(metrics: Mapping[str, Sequence[float]], labels: Mapping[str, str]) -> str:
+    """Each ablation against M²Net, paired over seeds: accuracy and look-alike accuracy (points)."""
+    rows = ["| ablation | accuracy: M²Net − ablation | look-alike accuracy: M²Net − ablation |", "|---|---|---|"]
+    for n, label in labels.items():
+        cells = [label]
+        for k in ("acc", "acc_lookalike"):
+            vals = _get(metrics, f"m2net_{k}", f"{n}_{k}")
+            if vals is None:
+                cells.append("not measured")
+                continue
+            v = ablation_gap(*vals, label)
+            cells.append(f"{v.measured}; {v.summary()}: M²Net higher **{v.verdict}**")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
-def comparable_complexity(res: M2NetResult, *, bound: float = 1.25) -> Verdict:
-    """Claim 3: M²Net is more accurate than BlockDrop at comparable cost (FLOPs ratio ≤ ``bound``)."""
-    if (v := _missing(res, "m2net", "blockdrop")) is not None:
-        return v
-    a = compare(res.values("m2net", "acc"), res.values("blockdrop", "acc"), names=("M²Net acc.", "BlockDrop acc."),
-                scale=100, digits=1, min_effect=0.01)
-    c = ratio_at_most(res.values("m2net", "mflops"), res.values("blockdrop", "mflops"), bound,
-                      names=("M²Net MFLOPs", "BlockDrop MFLOPs"))
-    return both(a, c)
+def seeds_note(record: Record, n_seeds: int) -> str:
+    """A sentence on what this number of seeds can show: degrees of freedom, and for each inconclusive
+    claim (or part) the smallest effect it could have detected."""
+    dof = (f"each paired interval rests on {n_seeds - 1} degree{'' if n_seeds == 2 else 's'} of freedom"
+           if n_seeds > 1 else "no claim has an interval")
+    open_claims = [c for c in record.claims if c.verdict == "inconclusive"]
+    out = [f"{len(open_claims)} of {len(record.claims)} claims are inconclusive"]
+    for c in open_claims:
+        parts = c.parts or [{"measured": c.measured, "detectable": c.detectable, "unit": c.unit,
+                             "verdict": c.verdict}]
+        eff = [f"±{p['detectable']:.3g}{' ' + p['unit'] if p.get('unit') else ''}" for p in parts
+               if p["verdict"] == "inconclusive" and isinstance(p.get("detectable"), float)
+               and math.isfinite(p["detectable"])]
+        if eff:
+            out.append(f"{c.id} could have detected {' and '.join(eff)}")
+    seeds = f"{n_seeds} seed{'' if n_seeds == 1 else 's'}"
+    return f"This run has n = {seeds} per variant, so {dof}; " + "; ".join(out) + "."

@@ -16,6 +16,7 @@ batch. With one process all of this is the single-process computation, bit for b
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -410,3 +411,37 @@ def run(cfg: M2NetConfig, *, progress: bool = True, fitter: PhaseFit | None = No
             if i == 0:
                 models[name] = (rnet.cpu(), policy.cpu())
     return M2NetResult(cfg, vs, test, flops, full, runs, models, pre_h)
+
+
+METRICS = ("acc", "acc_lookalike", "acc_other", "blocks", "blocks_std", "mflops", "unique_paths", "hamming",
+           "city_share")
+
+
+def flat_metrics(result: M2NetResult) -> dict[str, list[float] | float]:
+    """Per-seed metrics of the full network and every variant as ``{"<run>_<metric>": [seed 0, seed 1, …]}``
+    (metrics that are NaN on every seed — e.g. look-alike accuracy on unannotated lists — left out), the
+    location test as ``<variant>_location_<setting>_<metric>``, and the full network's MFLOPs."""
+    metrics = {}
+    for n in ["full", *result.runs]:
+        rows = result.full if n == "full" else [r.metrics for r in result.runs[n]]
+        for k in METRICS:
+            vals = [m[k] for m in rows if k in m]
+            if vals and not all(math.isnan(v) for v in vals):
+                metrics[f"{n}_{k}"] = vals
+    for n, runs in result.runs.items():
+        for setting in runs[0].location if runs else ():
+            for k in ("acc", "acc_lookalike", "path_change"):
+                vals = [r.location[setting][k] for r in runs]
+                if not all(math.isnan(v) for v in vals):
+                    metrics[f"{n}_location_{setting}_{k}"] = vals
+    metrics["full_network_mflops"] = (result.flops[0] + sum(result.flops[1])) / 1e6
+    return metrics
+
+
+def vision_ceiling(test) -> float | None:
+    """The best look-alike accuracy from pixels alone on the generated set: each look-alike photo is
+    drawn identically in its pair's cities, so one over the number of cities in a pair; ``None`` for
+    the photo lists (no look-alike annotation)."""
+    if not isinstance(test, GeoLandmarks):
+        return None
+    return 1.0 / len(hard_cities(0))

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 
 from reprobook.engine.plots import PALETTE, figure
-from reprobook.engine.results import mean_se
 from reprobook.m2net import method as M
 from reprobook.m2net.data import CITIES, SUPERCATS, dms_code
 from reprobook.m2net.experiment import M2NetResult
@@ -81,8 +80,14 @@ def path_map(res: M2NetResult, variants=("m2net", "blockdrop")):
     return fig
 
 
+def _mean_sem(xs: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean over seeds (0 for one seed): the error bars."""
+    x = np.asarray(xs, float)
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else 0.0
+
+
 def _bars(ax, res, names, metric, *, title, ylabel, scale=1.0):
-    means, ses = zip(*(mean_se([x * scale for x in res.values(n, metric)]) for n in names))
+    means, ses = zip(*(_mean_sem([x * scale for x in res.values(n, metric)]) for n in names))
     labels = ["full net" if n == "full" else res.variants[n].label for n in names]
     ax.bar(range(len(names)), means, yerr=ses, color=[PALETTE[i % len(PALETTE)] for i in range(len(names))])
     ax.set_xticks(range(len(names)), labels, rotation=35, ha="right", fontsize=8)
