@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from reprobook.cli import main
+from reprobook.ffgan.claims import RULES
 from reprobook.ffgan.data import choose_captions
 
 TINY = ["--set", "ngf=4", "--set", "ndf=4", "--set", "nef=8", "--set", "emb_dim=4", "--set", "acm_hidden=8",
@@ -24,6 +25,8 @@ def test_trainer_writes_record_history_and_checkpoints(tmp_path):
     assert rec["chapter"] == "ffgan" and rec["parameters"]["gan_steps"] == 2
     assert [c["id"] for c in rec["claims"]] == ["attention-on-object", "attention-sharper-later"]
     assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in rec["claims"])
+    assert all(c["kind"] == "paper" and c["n"] == 2 for c in rec["claims"] if c["test"])
+    assert {c["id"] for c in rec["claims"]} <= set(RULES) and "chance R-precision" in rec["baselines"]
     assert {"attr_acc", "r_precision", "attn_lift_stage2"} <= set(rec["metrics"]["per_variant"]["full"])
     hist = json.loads((out / "history.json").read_text())
     assert set(hist) == {"damsm", "damsm-eval", "clf", "gan-full"}
@@ -77,6 +80,7 @@ def test_paper_preset_on_a_tiny_cub_fixture(tmp_path):
     assert main(argv) == 0
     rec = json.loads((out / "results.json").read_text())
     assert [c["id"] for c in rec["claims"]] == ["cub-r-precision-vs-dm-gan", "cub-r-precision-vs-attngan"]
+    assert {c["id"] for c in rec["claims"]} <= set(RULES) and rec["claims"][0]["test"] == "one-sample t"
     assert "72.31" in rec["claims"][0]["paper"] and len(rec["metrics"]["folds"]["full"]) == 2
     assert set(json.loads((out / "history.json").read_text())) == {"damsm", "gan-full"}
 
