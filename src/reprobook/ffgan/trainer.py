@@ -1,7 +1,7 @@
 """``reprobook train ffgan``: Chapter 6's pipeline outside the notebook, at any preset, on N processes.
 
 Phases, each one resumable checkpoint under ``OUT/checkpoints/`` (the same phase functions as the
-notebook's ``retrain=True`` and ``python -m reprobook.ffgan.train``, see :func:`~.experiment.train_all`):
+notebook's ``retrain=True`` and ``reprobook evidence ffgan``, see :func:`~.experiment.train_all`):
 
 1. ``damsm``: the DAMSM text/image encoders on the word and sentence matching losses, then frozen;
 2. book data only: ``damsm-eval`` (an independent encoder pair for R-precision) and ``clf`` (the
@@ -9,8 +9,8 @@ notebook's ``retrain=True`` and ``python -m reprobook.ffgan.train``, see :func:`
 3. ``gan-<variant>`` for every variant: every :math:`D_i`, then :math:`G` through the updated
    :math:`D_i`, then the EMA copy :math:`\\bar G`.
 
-Then the evaluation of the EMA generators, judged by the rules of :mod:`.claims` (paired over caption folds). Book data: attribute accuracy, R-precision with the
-independent encoder, attention localization, Fréchet distance, and the notebook's claims. CUB
+Then the evaluation of the EMA generators, judged by the rules of :mod:`.claims` (paired over caption
+folds). Book data: attribute accuracy, R-precision with the independent encoder, attention localization, Fréchet distance, and the notebook's claims. CUB
 (``paper``): R-precision as the official code computes it (DAMSM codes, 1 + 99 captions,
 ``n_folds`` folds), compared with the published CUB R-precision of FF-GAN's code ancestors; FF-GAN's
 own table could not be obtained, and FID/IS need ImageNet/CUB Inception weights the book does not ship.
