@@ -2,12 +2,14 @@
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from reprobook import ffgan
-from reprobook.ffgan import data, experiment, losses, metrics
+from reprobook.engine import results, stats
+from reprobook.ffgan import claims, data, experiment, losses, metrics
 from reprobook.ffgan.damsm import ImageEncoder, TextEncoder, func_attention, sent_loss, words_loss
 from reprobook.ffgan.model import (ACM, CANet, Discriminator, Generator, NextStage, SentenceAttention,
                                    WordAttention, kl_loss)
@@ -348,3 +350,50 @@ def test_retrain_pipeline_end_to_end_tiny(tmp_path, monkeypatch):
     x = torch.randn(2, cfg.z_dim)
     w, s = again.text_enc(torch.tensor([[1, 2, 3]] * 2), torch.tensor([3, 3]))
     assert again.generators["full"](x, s, w)[0][-1].shape == (2, 3, 32, 32)
+
+
+# ------------------------------------------------------------------ claims
+def _fake_folds(n=5, variants=("full", "no_ff", "no_gsr")):
+    rng = np.random.default_rng(0)
+    keys = ("attr_acc", "r_precision", "attn_lift_stage1", "attn_lift_stage2")
+    return {v: {k: (rng.uniform(0.3, 0.9, n) if "lift" not in k else rng.uniform(0.9, 1.8, n)).tolist() for k in keys}
+            for v in variants}
+
+
+def test_every_claim_rule_can_fail():
+    assert stats.falsification_problems(claims.RULES) == []
+
+
+def test_recorded_claims_are_covered_by_rules_and_paired_over_folds():
+    rec = results.Record("ffgan", {})
+    folds = _fake_folds()
+    claims.record_claims(rec, folds, branch_num=3, r_candidates=100, real_attr_acc=0.95)
+    ids = [c.id for c in rec.claims]
+    assert ids == ["ffblock-consistency", "attention-on-object", "attention-sharper-later", "gsr-global"]
+    assert set(ids) <= set(claims.RULES)
+    assert all(c.kind == "paper" and "caption folds" in c.claim for c in rec.claims)
+    by_id = {c.id: c for c in rec.claims}
+    assert by_id["ffblock-consistency"].test == "paired t" and by_id["ffblock-consistency"].n == 5
+    assert by_id["attention-on-object"].test == "one-sample t" and by_id["attention-on-object"].margin == 1.1
+    assert rec.baselines["chance R-precision"].value == pytest.approx(1.0)
+    assert rec.baselines["chance attribute accuracy"].value == pytest.approx(100 * (0.5 + 2 * (1 / 6 + 1 / 3 + 0.5)) / 7)
+    cub = results.Record("ffgan", {})
+    claims.record_cub_claims(cub, {v: f["r_precision"] for v, f in folds.items()}, r_candidates=100)
+    assert {c.id for c in cub.claims} <= set(claims.RULES) and len(cub.claims) == 4
+
+
+def test_attention_rules_drop_folds_without_objects():
+    nan = float("nan")
+    v = claims.attention_sharper_later([1.5, nan, 1.6, 1.7], [1.1, 1.2, nan, 1.2])
+    assert v.n == 2
+    assert claims.attention_on_object([nan, nan]).measured.startswith("not tested")
+
+
+def test_no_deprecated_rules_in_the_chapter():
+    import pathlib
+
+    import reprobook.ffgan as pkg
+
+    for p in pathlib.Path(pkg.__file__).parent.glob("*.py"):
+        text = p.read_text()
+        assert "results.compare(" not in text and "results.at_least" not in text and "mean_se(" not in text, p.name

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from reprobook.cli import main
+from reprobook.ffgan.claims import RULES
 from reprobook.ffgan.data import choose_captions
 
 TINY = ["--set", "ngf=4", "--set", "ndf=4", "--set", "nef=8", "--set", "emb_dim=4", "--set", "acm_hidden=8",
@@ -24,6 +25,8 @@ def test_trainer_writes_record_history_and_checkpoints(tmp_path):
     assert rec["chapter"] == "ffgan" and rec["parameters"]["gan_steps"] == 2
     assert [c["id"] for c in rec["claims"]] == ["attention-on-object", "attention-sharper-later"]
     assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in rec["claims"])
+    assert all(c["kind"] == "paper" and c["n"] == 2 for c in rec["claims"] if c["test"])
+    assert {c["id"] for c in rec["claims"]} <= set(RULES) and "chance R-precision" in rec["baselines"]
     assert {"attr_acc", "r_precision", "attn_lift_stage2"} <= set(rec["metrics"]["per_variant"]["full"])
     hist = json.loads((out / "history.json").read_text())
     assert set(hist) == {"damsm", "damsm-eval", "clf", "gan-full"}
@@ -77,6 +80,7 @@ def test_paper_preset_on_a_tiny_cub_fixture(tmp_path):
     assert main(argv) == 0
     rec = json.loads((out / "results.json").read_text())
     assert [c["id"] for c in rec["claims"]] == ["cub-r-precision-vs-dm-gan", "cub-r-precision-vs-attngan"]
+    assert {c["id"] for c in rec["claims"]} <= set(RULES) and rec["claims"][0]["test"] == "one-sample t"
     assert "72.31" in rec["claims"][0]["paper"] and len(rec["metrics"]["folds"]["full"]) == 2
     assert set(json.loads((out / "history.json").read_text())) == {"damsm", "gan-full"}
 
@@ -96,3 +100,23 @@ def test_caption_draws_are_those_of_the_global_batch():
     for b in range(4):
         words = cap[b, : n[b]]
         assert (words > 0).all() and (words.diff() > 0).all() and (cap[b, n[b]:] == 0).all()  # order kept
+
+
+def test_evidence_grid_ships_weights_that_reproduce_their_metrics(tmp_path, monkeypatch):
+    """``reprobook evidence ffgan``: one cell trains every network; the shipped fp16 weights re-evaluate to the
+    record's metrics, and a partial replay of the first phase matches the logged curve."""
+    from reprobook.engine import evidence
+    from reprobook.ffgan import shipped
+
+    monkeypatch.setenv(evidence.EVIDENCE_DIR_ENV, str(tmp_path / "work"))
+    sets = dict(ngf=4, ndf=4, nef=8, emb_dim=4, acm_hidden=8, r_num=1, batch_size=8, damsm_batch=8, gan_steps=2,
+                damsm_steps=3, img_enc_width=4, eval_enc_width=4, clf_steps=2, n_train=32, variants=("full",))
+    out = evidence.run_grid("ffgan", seeds=1, smoke=True, sets=sets, out=tmp_path / "ffgan.json", progress=False)
+    rec = evidence.EvidenceRecord(json.loads(out.read_text()), out, shipped.GRID)
+    cell = rec.cell("all", 0)
+    assert set(cell["curves"]) == {"damsm", "damsm-eval", "clf", "gan-full"}
+    assert {"attr_acc_full", "r_precision_full"} == set(cell["metrics"])
+    w = {k.split("/", 2)[2]: v for k, v in rec.weights().items()}
+    assert set(w) == {*shipped.NETWORKS, "G_full"} and w["G_full"][next(iter(w["G_full"]))].dtype == torch.float16
+    again = evidence.replay(rec, progress=False, steps=2).check()
+    assert again.partial and any(q == "attr_acc_full" for q, *_ in again.rows)

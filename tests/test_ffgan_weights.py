@@ -4,11 +4,11 @@ import pytest
 
 from reprobook import ffgan
 from reprobook.ffgan.experiment import WEIGHTS
-from reprobook.ffgan.train import check_metrics
+from reprobook.ffgan.shipped import check_metrics
 
 
 def test_shipped_weights_reproduce_their_metrics():
-    assert WEIGHTS.is_file(), "shipped weights missing: run python -m reprobook.ffgan.train"
+    assert WEIGHTS.is_file(), "shipped weights missing: run reprobook evidence ffgan --seeds 1"
     assert WEIGHTS.stat().st_size < 15e6
     models = ffgan.load_weights(ffgan.from_params())
     assert set(models.generators) == set(ffgan.from_params().variants)
@@ -17,4 +17,4 @@ def test_shipped_weights_reproduce_their_metrics():
     assert measured.keys() == saved.keys()
     for k, v in saved.items():
         assert measured[k] == pytest.approx(v, abs=1e-6), k
-    assert models.meta["seed"] == 0 and "python -m reprobook.ffgan.train" in models.meta["command"]
+    assert models.meta["seed"] == 0 and models.meta["command"]

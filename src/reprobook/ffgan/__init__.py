@@ -11,8 +11,9 @@ train it.
 
 Modules: :mod:`.data` (two-shapes captions, CUB reader), :mod:`.damsm` (encoders and matching
 losses), :mod:`.model` (G, D, FF-Block, GSR), :mod:`.losses`, :mod:`.experiment` (training
-through the engine), :mod:`.metrics` and :mod:`.evaluate`, :mod:`.figures`, :mod:`.train` (the
-command that trains the shipped weights), :mod:`.trainer` (``reprobook train ffgan``).
+through the engine), :mod:`.metrics` and :mod:`.evaluate`, :mod:`.claims` (the verdict rules), :mod:`.figures`,
+:mod:`.shipped` (the evidence grid that trains the shipped weights, ``reprobook evidence ffgan``),
+:mod:`.trainer` (``reprobook train ffgan``).
 """
 
 from reprobook.ffgan.config import PRESETS, SMOKE, FFGANConfig, from_params

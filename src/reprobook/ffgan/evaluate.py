@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from reprobook.engine import distributed, results
+from reprobook.ffgan import claims
 from reprobook.ffgan.config import FFGANConfig
 from reprobook.ffgan.data import COLORS, LAYOUTS, SHAPES, SIZES, CUBAllCaptions, caption_words, choose_captions, encode
 from reprobook.ffgan.experiment import Models
@@ -141,40 +142,15 @@ def word_swap(models: Models, G, ev: Evaluation, *, k: int = 0, n: int = 100, se
             "other_kept": float((pred[:, other] == attrs2[:, other]).float().mean())}
 
 
-SRC = "Sun et al. 2023, abstract and Fig. 'attention_map'"
-
-
 def record_results(record: results.Record, ev: Evaluation, cfg: FFGANConfig) -> results.Record:
-    """The chapter's metrics and claims (book data) into ``record``; verdicts computed from the folds."""
+    """The chapter's metrics and claims (book data) into ``record``; verdicts from :mod:`.claims`, paired over folds."""
     F_ = ev.folds
     record.metrics = {
         "per_variant": {v: {k: float(np.mean(x)) for k, x in m.items()} for v, m in F_.items()},
         "folds": F_, "fd": ev.fd, "real_attr_acc": ev.real_attr_acc, "edit": ev.edit,
     }
-    if "no_ff" in F_:
-        record.claim("ffblock-consistency", "The FF-Block improves text–image consistency over the model without it "
-                     "(attribute accuracy of generated images)",
-                     f"'the FF-Block ... improves the text-image consistency' ({SRC}); ablation numbers not available",
-                     results.compare(F_["full"]["attr_acc"], F_["no_ff"]["attr_acc"], names=("FF-GAN", "− FF-Block"),
-                                     scale=100, digits=1))
-    last = cfg.branch_num - 1
-    record.claim("attention-on-object", "Attribute words attend to their objects (attention mass inside the object, "
-                 "as a multiple of the area-proportional chance level, last refinement stage)",
-                 f"'blue', 'white', 'throat' highlight the matching parts ({SRC}, qualitative)",
-                 results.at_least(F_["full"][f"attn_lift_stage{last}"], 1.1, name="mass / chance", digits=2))
-    if cfg.branch_num >= 3:
-        record.claim("attention-sharper-later", "Attribute-word attention is sharper at the later refinement stage "
-                     "(mass/chance at stage 2 > stage 1)",
-                     f"maps at 128² are more local than at 64² ({SRC}, qualitative)",
-                     results.compare(F_["full"]["attn_lift_stage2"], F_["full"]["attn_lift_stage1"],
-                                     names=("stage 2", "stage 1"), digits=2, min_effect=0.05))
-    if "no_gsr" in F_:
-        record.claim("gsr-global", "GSR improves global text–image consistency (R-precision with the evaluation "
-                     "encoder)", "'global semantic refinement ... improves global consistency' (abstract); numbers "
-                     "not available",
-                     results.compare(F_["full"]["r_precision"], F_["no_gsr"]["r_precision"],
-                                     names=("FF-GAN", "− GSR"), scale=100, digits=1))
-    return record
+    return claims.record_claims(record, F_, branch_num=cfg.branch_num, r_candidates=cfg.r_candidates,
+                                real_attr_acc=ev.real_attr_acc)
 
 
 @torch.no_grad()

@@ -273,7 +273,7 @@ def train_gan(cfg: FFGANConfig, train, text_enc, img_enc, *, variant: str = "ful
 
 def train_all(cfg: FFGANConfig, *, data_root: str | None = None, progress: bool = True,
               fit: PhaseFit | None = None) -> Models:
-    """The whole pipeline from scratch (``retrain=True``, ``python -m reprobook.ffgan.train``, ``reprobook train``).
+    """The whole pipeline from scratch (``retrain=True``, ``reprobook evidence ffgan``, ``reprobook train``).
 
     Two shapes: the DAMSM pair, the independent evaluation pair, the attribute classifier, then
     every generator variant. CUB: the DAMSM pair, then the generators; R-precision uses the same
@@ -308,10 +308,9 @@ def save_weights(models: Models, cfg: FFGANConfig, path: str | Path = WEIGHTS, *
     return save_checkpoint(obj, path)
 
 
-def load_weights(cfg: FFGANConfig, path: str | Path = WEIGHTS) -> Models:
-    """Load shipped weights into freshly built networks of ``cfg`` (fp16 → fp32)."""
-    obj = load_checkpoint(path)
-
+def models_from_states(cfg: FFGANConfig, nets: dict, generators: dict, *, meta: dict | None = None) -> Models:
+    """:class:`Models` of ``cfg`` from stored state dicts (fp16 → fp32): ``nets`` holds ``text_enc``,
+    ``img_enc``, ``eval_text``, ``eval_img`` and ``clf``; ``generators`` one state dict per variant."""
     def load(m, state, what):
         load_state_dict_checked(m, {k: v.float() if v.is_floating_point() else v for k, v in state.items()},
                                 what=f"shipped weights ({what})")
@@ -319,21 +318,33 @@ def load_weights(cfg: FFGANConfig, path: str | Path = WEIGHTS) -> Models:
 
     text_enc, img_enc = build_encoders(cfg, cfg.img_enc_width)
     eval_text, eval_img = build_encoders(cfg, cfg.eval_enc_width)
-    models = Models(load(text_enc, obj["text_enc"], "text encoder"), load(img_enc, obj["img_enc"], "image encoder"),
-                    load(eval_text, obj["eval_text"], "eval text encoder"),
-                    load(eval_img, obj["eval_img"], "eval image encoder"), load(AttrClassifier(), obj["clf"], "classifier"),
-                    {v: load(build_generator(cfg, v), obj["generators"][v], f"generator {v}") for v in cfg.variants
-                     if v in obj["generators"]}, meta=dict(obj.get("meta", {})))
+    return Models(load(text_enc, nets["text_enc"], "text encoder"), load(img_enc, nets["img_enc"], "image encoder"),
+                  load(eval_text, nets["eval_text"], "eval text encoder"),
+                  load(eval_img, nets["eval_img"], "eval image encoder"), load(AttrClassifier(), nets["clf"], "classifier"),
+                  {v: load(build_generator(cfg, v), generators[v], f"generator {v}") for v in cfg.variants
+                   if v in generators}, meta=dict(meta or {}))
+
+
+def load_weights(cfg: FFGANConfig, path: str | Path = WEIGHTS) -> Models:
+    """Load a weights file of :func:`save_weights` into freshly built networks of ``cfg`` (fp16 → fp32)."""
+    obj = load_checkpoint(path)
+    models = models_from_states(cfg, obj, obj["generators"], meta=obj.get("meta", {}))
     models.meta["losses"] = obj.get("losses", {})
     return models
 
 
 def get_models(cfg: FFGANConfig, *, retrain: bool = False, data_root: str | None = None,
                progress: bool = True) -> Models:
-    """Shipped weights (default) or the whole pipeline retrained from scratch."""
+    """Shipped weights (default) or the whole pipeline retrained from scratch.
+
+    The shipped networks come from the evidence record (``reprobook evidence ffgan``,
+    :mod:`.shipped`) when the chapter ships one, else from the weights file :data:`WEIGHTS`.
+    """
     if retrain:
         return train_all(cfg, data_root=data_root, progress=progress)
     if cfg.dataset != "ffgan_shapes":
         raise ValueError("no shipped weights for the 'paper' preset: use retrain=True with data_root on a GPU "
-                         "(or python -m reprobook.ffgan.train --preset paper)")
-    return load_weights(cfg)
+                         "(or reprobook train ffgan --preset paper)")
+    from reprobook.ffgan.shipped import load_shipped
+
+    return load_shipped(cfg) or load_weights(cfg)

@@ -1,7 +1,7 @@
 """``reprobook train ffgan``: Chapter 6's pipeline outside the notebook, at any preset, on N processes.
 
 Phases, each one resumable checkpoint under ``OUT/checkpoints/`` (the same phase functions as the
-notebook's ``retrain=True`` and ``python -m reprobook.ffgan.train``, see :func:`~.experiment.train_all`):
+notebook's ``retrain=True`` and ``reprobook evidence ffgan``, see :func:`~.experiment.train_all`):
 
 1. ``damsm``: the DAMSM text/image encoders on the word and sentence matching losses, then frozen;
 2. book data only: ``damsm-eval`` (an independent encoder pair for R-precision) and ``clf`` (the
@@ -9,8 +9,8 @@ notebook's ``retrain=True`` and ``python -m reprobook.ffgan.train``, see :func:`
 3. ``gan-<variant>`` for every variant: every :math:`D_i`, then :math:`G` through the updated
    :math:`D_i`, then the EMA copy :math:`\\bar G`.
 
-Then the evaluation of the EMA generators. Book data: attribute accuracy, R-precision with the
-independent encoder, attention localization, Fréchet distance, and the notebook's claims. CUB
+Then the evaluation of the EMA generators, judged by the rules of :mod:`.claims` (paired over caption
+folds). Book data: attribute accuracy, R-precision with the independent encoder, attention localization, Fréchet distance, and the notebook's claims. CUB
 (``paper``): R-precision as the official code computes it (DAMSM codes, 1 + 99 captions,
 ``n_folds`` folds), compared with the published CUB R-precision of FF-GAN's code ancestors; FF-GAN's
 own table could not be obtained, and FID/IS need ImageNet/CUB Inception weights the book does not ship.
@@ -26,16 +26,10 @@ import torch
 
 from reprobook.engine import distributed, results
 from reprobook.engine.training import TrainContext
+from reprobook.ffgan.claims import record_cub_claims
 from reprobook.ffgan.config import FFGANConfig
 from reprobook.ffgan.evaluate import evaluate, evaluate_cub, record_results
 from reprobook.ffgan.experiment import _device, test_set, train_all
-
-# Published CUB R-precision (%, mean ± std over 10 folds) of FF-GAN's code ancestors, as the notes quote them.
-CUB_R_PRECISION = {"DM-GAN": (72.31, 0.91), "AttnGAN": (67.82, 4.43)}
-CUB_SOURCE = ("Zhu et al., DM-GAN, CVPR 2019, Table 1, as listed in the DM-GAN README (AttnGAN's row likewise); "
-              "FF-GAN's own CUB numbers: paper text unavailable; its README (2023-02-24) only says the released "
-              "checkpoint 'obtain[s] FID=14.56 on CUB-200 which is better than the result in our paper'")
-
 
 def check_synchronised(module: torch.nn.Module, what: str) -> None:
     """Raise if ``module``'s parameters differ between ranks (a checksum per tensor; no-op for one process)."""
@@ -61,16 +55,4 @@ def train(cfg: FFGANConfig, ctx: TrainContext) -> results.Record:
              ["r_precision"] for v, G in models.generators.items()}
     record.metrics = {"r_precision": {v: results.fmt(f, scale=100) for v, f in folds.items()},
                       "folds": folds, "fid": "not computed (needs Inception weights)"}
-    full = folds["full"]
-    for name, (mean, _) in CUB_R_PRECISION.items():
-        record.claim(f"cub-r-precision-vs-{name.lower()}",
-                     f"FF-GAN's CUB R-precision is at least that of {name} (our DAMSM: a small CNN trained from "
-                     "scratch instead of the frozen Inception-v3 projections, so the scales differ)",
-                     f"{name}: {mean:.2f} ± {CUB_R_PRECISION[name][1]:.2f} % ({CUB_SOURCE})",
-                     results.at_least(full, mean / 100, name="FF-GAN R-precision", scale=100, digits=2))
-    for v, what in (("no_ff", "FF-Block"), ("no_gsr", "GSR")):
-        if v in folds:
-            record.claim(f"cub-{v}", f"The {what} raises CUB R-precision (ablation)",
-                         "'FF-Block ... and GSR ... improve consistency' (abstract); ablation numbers not available",
-                         results.compare(full, folds[v], names=("FF-GAN", f"− {what}"), scale=100, digits=2))
-    return record
+    return record_cub_claims(record, folds, r_candidates=cfg.r_candidates)
