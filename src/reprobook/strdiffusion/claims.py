@@ -141,7 +141,7 @@ def record_claims(record: Record, num: Mapping[str, object]) -> None:
         "1a-structure-sparse-early",
         "The structure is semantically sparse early in sampling (large t) while the texture is not: known-region "
         "sparsity rises from t = 0 to t = T more for the structure than for the texture (forward process, no network; "
-        f"{N_NOTE}'s test images, paired by image)",
+        "paired by image, n counts test images)",
         "\"the semantically sparse structure is beneficial to tackle the semantic discrepancy in the early stage\" "
         "(Liu et al. 2024, abstract; Fig. 1)",
         structure_sparser_early(num["rise_structure"], num["rise_texture"]), kind="check", by_construction=True)
