@@ -74,7 +74,7 @@ def test_paper_networks_have_the_official_parameter_counts():
     # Official counts, from the layer shapes of DenoisingUNet_arch.py (ConditionalUNet / with SPADEBlock)
     # and networks.py (DDGAN Discriminator, nc=4, ngf=64, t_emb_dim=256) of htyjers/StrDiffusion:
     # structure U-Net 137,133,825; texture U-Net 163,333,763; discriminator 12,741,377.
-    from reprobook.strdiffusion.train import build_net
+    from reprobook.strdiffusion.fitting import build_net
 
     cfg = strdiffusion.from_params(preset="paper")
     with torch.device("meta"):  # shapes only: counting needs no memory or init time
@@ -318,7 +318,7 @@ def test_paper_preset_needs_data_root():
 
 
 def test_shipped_weights_reproduce_their_saved_check():
-    from reprobook.strdiffusion.train import WEIGHTS_DIR, load_weights, shipped_meta, weights_check
+    from reprobook.strdiffusion.fitting import WEIGHTS_DIR, load_weights, shipped_meta, weights_check
 
     cfg = strdiffusion.from_params()
     meta = shipped_meta()

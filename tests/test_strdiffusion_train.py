@@ -96,3 +96,24 @@ def test_bad_settings_fail_with_one_line(tmp_path, capsys, argv, message):
     assert main(["train", "strdiffusion", *argv, "--quiet", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_weights_grid_trains_every_network_and_ships_loadable_fp16_weights(tmp_path, monkeypatch):
+    from reprobook import strdiffusion
+    from reprobook.engine import evidence
+    from reprobook.strdiffusion.fitting import GRID, NETS, net_from_state
+
+    assert GRID.seeds == 1 and GRID.arms == NETS
+    monkeypatch.setenv(evidence.EVIDENCE_DIR_ENV, str(tmp_path / "work"))
+    out = tmp_path / "rec" / "strdiffusion.json"
+    evidence.run_grid("strdiffusion", seeds=1, smoke=True, out=out, progress=False)
+    rec = evidence.EvidenceRecord(json.loads(out.read_text()), out, GRID)
+    assert rec.data["command"].startswith("reprobook evidence strdiffusion --seeds 1")
+    cfg = strdiffusion.from_params(smoke=True)
+    states = rec.weights()
+    for i, n in enumerate(NETS):
+        m = rec.cell(n, 0)["metrics"]
+        assert m["steps"] == getattr(cfg, f"steps_{n}") and m["seed"] == i and np.isfinite(m["final_loss"])
+        assert list(rec.cell(n, 0)["curves"]) == [n]
+        net = net_from_state(cfg, n, states[f"{n}/seed0/{n}"], n)
+        assert all(p.dtype == torch.float32 for p in net.parameters())

@@ -3,7 +3,7 @@
 :func:`run` does everything the notebook shows:
 
 1. networks: the shipped weights (``retrain=False``) or fresh training through the engine's
-   :func:`~reprobook.engine.loop.fit` (:mod:`reprobook.strdiffusion.train`);
+   :func:`~reprobook.engine.loop.fit` (:mod:`reprobook.strdiffusion.fitting`);
 2. test set: held-out photo patches and scenes, ``n_test`` images per mask bin
    (10–20, 20–30, 30–40, 40–50 % holes), fixed image–mask pairs;
 3. inpainting with IR-SDE, StrDiffusion without resampling ("+ structure"), full StrDiffusion
@@ -33,8 +33,8 @@ from reprobook.strdiffusion import metrics as M
 from reprobook.strdiffusion.config import StrDiffusionConfig
 from reprobook.strdiffusion.data import BIN_NAMES, BINS, book_images, mask_set, paper_images, structure
 from reprobook.strdiffusion.sampler import Resampling, SampleStats, early_end, inpaint
-from reprobook.strdiffusion.train import (NETS, build_sde, load_weights, shipped_meta, train_one, trained_info,
-                                          training_data)
+from reprobook.strdiffusion.fitting import (NETS, build_sde, load_grid_weights, load_weights, shipped_meta, train_one,
+                                            trained_info, training_data)
 
 # variant -> (sampler mode, acceptance rule, edges from)
 VARIANTS = {
@@ -99,6 +99,9 @@ def make_test_set(cfg: StrDiffusionConfig, data_root: str | None = None) -> Test
 def get_networks(cfg: StrDiffusionConfig, data_root=None, *, progress=True):
     """Shipped weights, or (``retrain``) four fresh trainings through ``fit``."""
     if not cfg.retrain:
+        grid = load_grid_weights(cfg)
+        if grid is not None:
+            return grid
         meta = shipped_meta()
         return load_weights(cfg), {n: {"source": "shipped weights", **{k: meta[n].get(k) for k in
                                                                     ("steps", "seed", "wall_time_s", "command", "commit")}}

@@ -1,11 +1,11 @@
 """``reprobook train strdiffusion``: the four networks, then the chapter's evaluation, outside the notebook.
 
-One resumable phase per network, in the order of :data:`~reprobook.strdiffusion.train.NETS`: the
+One resumable phase per network, in the order of :data:`~reprobook.strdiffusion.fitting.NETS`: the
 structure net :math:`\\epsilon_\\phi` (gray→edge SDE), the SPADE-guided texture net
 :math:`\\tilde\\epsilon_\\varphi` (teacher-forced ideal structure), the IR-SDE baseline (same U-Net
 without SPADE) and the time-conditioned discriminator :math:`D` of adaptive resampling. Each is
-trained by :func:`~reprobook.strdiffusion.train.train_one`, the function the notebook's ``retrain``
-and the weights script use; the networks are independent, so the phases never interleave. Then
+trained by :func:`~reprobook.strdiffusion.fitting.train_one`, the function the notebook's ``retrain``
+and the evidence grid (``reprobook evidence strdiffusion``) use; the networks are independent, so the phases never interleave. Then
 :func:`~reprobook.strdiffusion.experiment.evaluate` inpaints the test set with IR-SDE and
 StrDiffusion (without and with adaptive resampling, plus the ablations), and the record gets the
 notebook's metrics and claims, plus StrDiffusion against IR-SDE and against the official
@@ -27,7 +27,7 @@ from reprobook.engine.runtime import seed_everything
 from reprobook.engine.training import TrainContext
 from reprobook.strdiffusion import claims, experiment
 from reprobook.strdiffusion.config import StrDiffusionConfig
-from reprobook.strdiffusion.train import NETS, train_one, trained_info, training_data
+from reprobook.strdiffusion.fitting import NETS, train_one, trained_info, training_data
 
 def train(cfg: StrDiffusionConfig, ctx: TrainContext) -> results.Record:
     record = ctx.record(cfg.seed)
