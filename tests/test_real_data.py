@@ -228,7 +228,7 @@ def test_strdiffusion_paper_images_and_masks(tmp_path):
     from reprobook.strdiffusion.config import from_params
     from reprobook.strdiffusion.data import mask_set, paper_images
     from reprobook.strdiffusion.experiment import make_test_set
-    from reprobook.strdiffusion.train import training_data
+    from reprobook.strdiffusion.fitting import training_data
 
     write_places2(tmp_path)
     write_irregular_masks(tmp_path)

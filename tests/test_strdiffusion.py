@@ -74,7 +74,7 @@ def test_paper_networks_have_the_official_parameter_counts():
     # Official counts, from the layer shapes of DenoisingUNet_arch.py (ConditionalUNet / with SPADEBlock)
     # and networks.py (DDGAN Discriminator, nc=4, ngf=64, t_emb_dim=256) of htyjers/StrDiffusion:
     # structure U-Net 137,133,825; texture U-Net 163,333,763; discriminator 12,741,377.
-    from reprobook.strdiffusion.train import build_net
+    from reprobook.strdiffusion.fitting import build_net
 
     cfg = strdiffusion.from_params(preset="paper")
     with torch.device("meta"):  # shapes only: counting needs no memory or init time
@@ -318,7 +318,7 @@ def test_paper_preset_needs_data_root():
 
 
 def test_shipped_weights_reproduce_their_saved_check():
-    from reprobook.strdiffusion.train import WEIGHTS_DIR, load_weights, shipped_meta, weights_check
+    from reprobook.strdiffusion.fitting import WEIGHTS_DIR, load_weights, shipped_meta, weights_check
 
     cfg = strdiffusion.from_params()
     meta = shipped_meta()
@@ -328,3 +328,68 @@ def test_shipped_weights_reproduce_their_saved_check():
     assert got == pytest.approx(saved, abs=1e-4)
     size = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.pt"))
     assert size < 15e6
+
+
+def test_claim_rules_can_fail():
+    from reprobook.engine import stats
+    from reprobook.strdiffusion import claims
+
+    assert stats.falsification_problems(claims.RULES) == []
+
+
+def _fake_numbers(n_per_bin=6, gain=1.0):
+    rng = np.random.default_rng(0)
+    n = 4 * n_per_bin
+    base = (22 + 2 * rng.standard_normal(n)).tolist()
+    psnr = {v: [x + d + 0.1 * rng.standard_normal() for x in base] for v, d in
+            (("IR-SDE", 0.0), ("+ structure", gain), ("+ resampling", gain + 0.2), ("paper rule", gain),
+             ("masked edges", gain - 0.3))}
+    ssim = {v: [min(1.0, 0.8 + 0.01 * (x - 22)) for x in xs] for v, xs in psnr.items()}
+    fill = {"psnr": [x + 6 for x in base], "ssim": [0.95] * n}
+    return {"rise_structure": (0.3 + 0.02 * rng.standard_normal(n)).tolist(), "rise_texture": [0.0] * n,
+            "early": (0.5 + 0.1 * rng.standard_normal(n)).tolist(), "late": (0.1 * rng.standard_normal(n)).tolist(),
+            "bin": [b for b in range(4) for _ in range(n_per_bin)], "psnr": psnr, "ssim": ssim,
+            "fills": {"harmonic fill": fill, "mean-colour fill": {"psnr": base, "ssim": [0.7] * n}}}
+
+
+def test_recorded_claims_are_covered_by_rules_and_flag_the_harmonic_fill():
+    from reprobook.engine.results import Record
+    from reprobook.strdiffusion import claims
+
+    rec = Record("strdiffusion", {})
+    num = _fake_numbers()
+    claims.record_claims(rec, num)
+    claims.record_paper_claims(rec, num)
+    ids = [c.id for c in rec.claims]
+    assert ids == ["1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
+                   "2b-gain-grows-with-hole", "3-resampling-helps", "4-psnr-beats-irsde", "4-ssim-beats-irsde",
+                   "5-psnr-reaches-paper", "5-ssim-reaches-paper"]
+    assert set(ids) <= set(claims.RULES)
+    by = {c.id: c for c in rec.claims}
+    assert by["1a-structure-sparse-early"].kind == "check" and by["1a-structure-sparse-early"].by_construction
+    assert {c.kind for c in rec.claims if c.id != "1a-structure-sparse-early"} == {"paper"}
+    assert by["2a-structure-beats-irsde"].verdict == "holds" and by["2a-structure-beats-irsde"].test == "paired t"
+    assert by["2a-structure-beats-irsde"].n == 24 and "test images of one trained model" in by["2a-structure-beats-irsde"].claim
+    # every arm below the harmonic fill (6 dB above IR-SDE here): flagged, not a reproduction
+    assert by["2a-structure-beats-irsde"].beaten_by == ["harmonic fill PSNR"]
+    assert by["4-ssim-beats-irsde"].beaten_by == ["harmonic fill SSIM"]
+    assert by["2b-gain-grows-with-hole"].test == "Welch t"
+    assert by["5-psnr-reaches-paper"].verdict == "does not hold" and by["5-psnr-reaches-paper"].margin == -0.5
+    abl = claims.ablations(num)
+    assert set(abl) == {"paper rule vs code rule", "masked edges vs full-image edges"}
+    assert abl["masked edges vs full-image edges"].verdict == "holds"
+
+
+def test_reference_fills():
+    ramp = torch.linspace(0, 1, 16).view(1, 1, 1, 16).expand(2, 3, 16, 16).clone()
+    mask = torch.ones(2, 1, 16, 16)
+    mask[:, :, 4:10, 3:12] = 0
+    # a linear ramp is harmonic: the fill recovers it exactly; the mean fill does not
+    assert torch.allclose(metrics.harmonic_fill(ramp, mask), ramp, atol=1e-5)
+    mf = metrics.mean_fill(ramp, mask)
+    assert torch.equal(mf * mask, ramp * mask) and mf[0, 0, 5, 3] == pytest.approx((ramp[0, 0] * mask[0, 0]).sum() /
+                                                                                     mask[0, 0].sum())
+    img = torch.rand(1, 3, 8, 8)
+    m = torch.zeros(1, 1, 8, 8)
+    m[0, 0, 0, 0] = 1  # one known pixel: the harmonic fill is its colour everywhere
+    assert torch.allclose(metrics.harmonic_fill(img, m), img[:, :, :1, :1].expand_as(img), atol=1e-5)

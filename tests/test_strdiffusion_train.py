@@ -68,7 +68,8 @@ def test_paper_preset_on_an_image_folder_writes_the_record(tmp_path):
                  "--out", str(out), *sets]) == 0
     rec = json.loads((out / "results.json").read_text())
     assert rec["parameters"]["preset"] == "paper" and rec["parameters"]["data"] == "folder"
-    assert set(rec["metrics"]) == {"per_bin", "mean", "split_sweep_psnr", "resampling", "d_separation", "training"}
+    assert set(rec["metrics"]) == {"per_bin", "mean", "split_sweep_psnr", "resampling", "d_separation", "training",
+                                     "fills"}
     assert set(rec["metrics"]["mean"]) == {"IR-SDE", "+ structure", "+ resampling", "paper rule", "masked edges"}
     assert rec["metrics"]["training"]["disc"]["source"] == "trained in this run"
     ids = [c["id"] for c in rec["claims"]]
@@ -77,6 +78,9 @@ def test_paper_preset_on_an_image_folder_writes_the_record(tmp_path):
     assert ids[5:] == ["4-psnr-beats-irsde", "4-ssim-beats-irsde", "5-psnr-reaches-paper", "5-ssim-reaches-paper"]
     assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in rec["claims"])
     assert "33.17" in rec["claims"][7]["paper"]
+    assert [c["kind"] for c in rec["claims"]] == ["check"] + ["paper"] * 8 and rec["claims"][0]["by_construction"]
+    assert set(rec["baselines"]) == {"harmonic fill PSNR", "harmonic fill SSIM", "mean-colour fill PSNR",
+                                     "mean-colour fill SSIM"}
     hist = json.loads((out / "history.json").read_text())
     assert list(hist) == ["structure", "texture", "irsde", "disc"]
     assert set(hist["disc"]["metrics"]) == {"loss", "d_real", "d_fake"}
@@ -92,3 +96,24 @@ def test_bad_settings_fail_with_one_line(tmp_path, capsys, argv, message):
     assert main(["train", "strdiffusion", *argv, "--quiet", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_weights_grid_trains_every_network_and_ships_loadable_fp16_weights(tmp_path, monkeypatch):
+    from reprobook import strdiffusion
+    from reprobook.engine import evidence
+    from reprobook.strdiffusion.fitting import GRID, NETS, net_from_state
+
+    assert GRID.seeds == 1 and GRID.arms == NETS
+    monkeypatch.setenv(evidence.EVIDENCE_DIR_ENV, str(tmp_path / "work"))
+    out = tmp_path / "rec" / "strdiffusion.json"
+    evidence.run_grid("strdiffusion", seeds=1, smoke=True, out=out, progress=False)
+    rec = evidence.EvidenceRecord(json.loads(out.read_text()), out, GRID)
+    assert rec.data["command"].startswith("reprobook evidence strdiffusion --seeds 1")
+    cfg = strdiffusion.from_params(smoke=True)
+    states = rec.weights()
+    for i, n in enumerate(NETS):
+        m = rec.cell(n, 0)["metrics"]
+        assert m["steps"] == getattr(cfg, f"steps_{n}") and m["seed"] == i and np.isfinite(m["final_loss"])
+        assert list(rec.cell(n, 0)["curves"]) == [n]
+        net = net_from_state(cfg, n, states[f"{n}/seed0/{n}"], n)
+        assert all(p.dtype == torch.float32 for p in net.parameters())

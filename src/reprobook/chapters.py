@@ -70,7 +70,7 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
             evidence="reprobook.ffgan.shipped:GRID"),
     Chapter("strdiffusion", 7, "StrDiffusion: structure-guided diffusion inpainting", "07_strdiffusion.ipynb",
             "reprobook.strdiffusion", "reprobook.strdiffusion.config:PRESETS", 240,
-            trainer="reprobook.strdiffusion.trainer:train"),
+            trainer="reprobook.strdiffusion.trainer:train", evidence="reprobook.strdiffusion.fitting:GRID"),
 ]}
 
 

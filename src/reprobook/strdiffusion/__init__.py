@@ -13,7 +13,7 @@ time-conditioned discriminator; in the late stage the texture's own grayscale do
 - :mod:`~reprobook.strdiffusion.discriminator`: the time-conditioned discriminator.
 - :mod:`~reprobook.strdiffusion.losses`: the three training objectives.
 - :mod:`~reprobook.strdiffusion.sampler`: IR-SDE / guided / adaptive-resampling inpainting.
-- :mod:`~reprobook.strdiffusion.data`, :mod:`~reprobook.strdiffusion.train`,
+- :mod:`~reprobook.strdiffusion.data`, :mod:`~reprobook.strdiffusion.fitting`,
   :mod:`~reprobook.strdiffusion.experiment`, :mod:`~reprobook.strdiffusion.figures`.
 """
 

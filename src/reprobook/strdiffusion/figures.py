@@ -9,7 +9,7 @@ from reprobook.engine.plots import PALETTE, figure, image_grid
 from reprobook.strdiffusion import metrics as M
 from reprobook.strdiffusion.data import BIN_NAMES
 from reprobook.strdiffusion.experiment import MAIN, StrResult, early_stage_steps, per_bin, trace_delta
-from reprobook.strdiffusion.train import build_sde
+from reprobook.strdiffusion.fitting import build_sde
 
 
 def _band(ax, x, v, color, label, ls="-"):

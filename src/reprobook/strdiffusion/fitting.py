@@ -1,17 +1,18 @@
 """Training the four StrDiffusion networks, and the shipped weights.
 
-``python -m reprobook.strdiffusion.train --out DIR [--nets structure texture irsde disc]``
-trains each network through :func:`reprobook.engine.loop.fit` (resumable: re-running the same
-command continues from ``DIR/<net>-ckpt.pt``), then writes fp16 weights ``DIR/<net>.pt`` and
-``DIR/meta.json`` (config, steps, seed, wall time, command). ``--ship`` writes them into the
-package's ``weights/`` folder, which the chapter loads by default.
+``reprobook evidence strdiffusion --seeds 1`` runs :data:`GRID`, a weights-only evidence grid whose
+arms are the four networks: each cell trains one network through the phase fit it is given
+(resumable) and returns its weights, which the command ships in fp16 beside the record
+(``evidence/strdiffusion.weights.pt``). The chapter loads those when present, else the weights
+of the package's ``weights/`` folder (fp16 state dicts ``<net>.pt`` with their provenance
+``<net>.json``: steps, seed, wall time, the command and commit that trained them).
 
 The networks are trained separately, as in the official code: the structure net on the
 gray→edge process, the structure-guided texture net with the teacher-forced ideal structure,
 the IR-SDE baseline (same U-Net, no SPADE) on the texture process alone, and the
 discriminator on analytic states only (:mod:`reprobook.strdiffusion.losses`).
 
-:func:`train_one` is the one training function: this script, the notebook's ``retrain`` and
+:func:`train_one` is the one training function: the evidence grid, the notebook's ``retrain`` and
 ``reprobook train strdiffusion`` (:mod:`reprobook.strdiffusion.trainer`) all call it. Under
 ``torchrun`` the network is data-parallel, each process holds a slice of every global batch, and
 every random draw of a step (mask choice, t, noises) is made for the global batch and sliced.
@@ -19,11 +20,8 @@ every random draw of a step (mask choice, t, noises) is made for the global batc
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
-import platform
-import sys
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -31,13 +29,12 @@ from pathlib import Path
 import torch
 
 from reprobook.engine.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, save_checkpoint
-from reprobook.engine.config import as_dict
 from reprobook.engine import distributed, loop
 from reprobook.engine.loop import BatchStream, History
-from reprobook.engine.results import git_commit
+from reprobook.engine.evidence import Grid
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.strdiffusion import losses
-from reprobook.strdiffusion.config import PRESETS, StrDiffusionConfig, from_params
+from reprobook.strdiffusion.config import StrDiffusionConfig
 from reprobook.strdiffusion.data import BINS, Augment, book_images, make_masks, mask_set, paper_images, structure
 from reprobook.strdiffusion.discriminator import Discriminator, ThreeScores
 from reprobook.strdiffusion.sde import IRSDE
@@ -149,16 +146,33 @@ def save_weights(nets: dict[str, torch.nn.Module], out: str | Path, meta: dict) 
         (out / f"{name}.json").write_text(json.dumps(meta[name], indent=2) + "\n")
 
 
+def net_from_state(cfg: StrDiffusionConfig, name: str, state: dict, what: str) -> torch.nn.Module:
+    """A freshly built float32 network ``name`` (eval mode, CPU) holding the (fp16) ``state``."""
+    net = build_net(cfg, name)
+    load_state_dict_checked(net, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, what=what)
+    return net.eval()
+
+
 def load_weights(cfg: StrDiffusionConfig, names=NETS, directory: str | Path = WEIGHTS_DIR) -> dict[str, torch.nn.Module]:
     """Load shipped fp16 weights into freshly built float32 networks (eval mode, CPU)."""
-    nets = {}
-    for name in names:
-        net = build_net(cfg, name)
-        state = load_checkpoint(Path(directory) / f"{name}.pt")
-        load_state_dict_checked(net, {k: v.float() if v.is_floating_point() else v for k, v in state.items()},
-                                what=f"shipped weights {name}.pt")
-        nets[name] = net.eval()
-    return nets
+    return {name: net_from_state(cfg, name, load_checkpoint(Path(directory) / f"{name}.pt"),
+                                 f"shipped weights {name}.pt") for name in names}
+
+
+def load_grid_weights(cfg: StrDiffusionConfig) -> tuple[dict[str, torch.nn.Module], dict] | None:
+    """The networks of the shipped evidence record of :data:`GRID` and their provenance, or ``None``
+    when the chapter ships no such record (then :func:`load_weights` reads the ``weights/`` folder)."""
+    from reprobook.engine import evidence
+
+    rec = evidence.load("strdiffusion")
+    if rec is None or not rec.data.get("weights"):
+        return None
+    seed, states = rec.seeds[0], rec.weights()
+    nets = {n: net_from_state(cfg, n, states[f"{n}/seed{seed}/{n}"], f"evidence weights of {n}") for n in NETS}
+    info = {n: {"source": "shipped evidence", "steps": rec.cell(n, seed)["metrics"]["steps"],
+                "seed": rec.cell(n, seed)["metrics"]["seed"], "wall_time_s": rec.cell(n, seed)["wall_time_s"],
+                "command": rec.data["command"], "commit": rec.data["commit"]} for n in NETS}
+    return nets, info
 
 
 def shipped_meta(names=NETS, directory: str | Path = WEIGHTS_DIR) -> dict:
@@ -168,7 +182,7 @@ def shipped_meta(names=NETS, directory: str | Path = WEIGHTS_DIR) -> dict:
         path = Path(directory) / f"{name}.json"
         if not path.is_file():
             raise CheckpointError(f"no shipped weights: {path} is missing; "
-                                  "run python -m reprobook.strdiffusion.train --ship")
+                                  "run reprobook evidence strdiffusion --seeds 1")
         out[name] = json.loads(path.read_text())
     return out
 
@@ -200,46 +214,24 @@ def weights_check(cfg: StrDiffusionConfig, nets: dict[str, torch.nn.Module], n: 
     return out
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="book", choices=list(PRESETS))
-    p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
-    p.add_argument("--out", default=None, help="output folder (default: the package's weights/ with --ship)")
-    p.add_argument("--ship", action="store_true", help="write the weights into the package's weights/ folder")
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--seed", type=int, default=None)
-    for n in NETS:
-        p.add_argument(f"--steps-{n}", type=int, default=None)
-    p.add_argument("--write-check", action="store_true",
-                   help="only evaluate the shipped weights on a fixed held-out batch and write weights/check.json")
-    a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    cfg = from_params(preset=a.preset, seed=a.seed, **{f"steps_{n}": getattr(a, f"steps_{n}") for n in NETS})
-    if a.write_check:
-        check = weights_check(cfg, load_weights(cfg))
-        (WEIGHTS_DIR / "check.json").write_text(json.dumps(check, indent=2) + "\n")
-        print(check)
-        return 0
-    out = Path(a.out) if a.out else WEIGHTS_DIR if a.ship else Path("strdiffusion-weights")
-    ckpt_dir = Path(a.out or "strdiffusion-weights") / "checkpoints"
-    data = training_data(cfg, a.data_root)
-    for name in a.nets:
-        t0 = time.perf_counter()
-        net, hist = train_one(cfg, name, data, checkpoint=ckpt_dir / f"{name}-ckpt.pt")
-        wall = hist.wall_time_s
-        save_weights({name: net}, out, {name: {
-            "steps": getattr(cfg, f"steps_{name}"), "seed": cfg.seed + NETS.index(name),
-            "wall_time_s": round(wall, 1), "final_loss": round(sum(hist.series("loss")[1][-50:]) /
-                                                              max(1, len(hist.series("loss")[1][-50:])), 5),
-            "command": "python -m reprobook.strdiffusion.train " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "commit": git_commit(), "config": as_dict(cfg), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "this_call_s": round(time.perf_counter() - t0, 1)}})
-        print(f"{name}: {getattr(cfg, f'steps_{name}')} steps, {wall:.0f} s, final loss "
-              f"{hist.last('loss'):.4f}", flush=True)
-    return 0
+def write_check(cfg: StrDiffusionConfig, nets: dict[str, torch.nn.Module] | None = None) -> dict[str, float]:
+    """Write ``weights/check.json``: :func:`weights_check` of the shipped weights (or of ``nets``)."""
+    check = weights_check(cfg, load_weights(cfg) if nets is None else nets)
+    (WEIGHTS_DIR / "check.json").write_text(json.dumps(check, indent=2) + "\n")
+    return check
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def evidence_cell(cfg: StrDiffusionConfig, arm: str, seed: int, *, fit, progress: bool = True) -> dict:
+    """One cell of :data:`GRID`: network ``arm`` trained with base seed ``seed`` (the network's own
+    seed is ``seed + NETS.index(arm)``, as in every training of the chapter); its final loss and weights."""
+    cfg = dataclasses.replace(cfg, seed=seed)
+    net, hist = train_one(cfg, arm, training_data(cfg, None), fit=partial(fit, arm), progress=progress)
+    tail = hist.series("loss")[1][-50:]
+    return {"metrics": {"steps": getattr(cfg, f"steps_{arm}"), "seed": cfg.seed + NETS.index(arm),
+                        "final_loss": sum(tail) / max(1, len(tail))},
+            "weights": {arm: net.state_dict()}}
+
+
+# Weights only: one seed trains the one model per network the chapter evaluates.
+GRID = Grid("strdiffusion", "reprobook.strdiffusion", arms=NETS, run_cell=evidence_cell, seeds=1,
+            replay_arm="structure", replay_steps=20)
