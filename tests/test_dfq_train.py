@@ -158,4 +158,6 @@ def test_comparison_below_ptq_is_flagged():
     by = {c.id: c for c in rec.claims}
     assert by["adasg-beats-gdfq-w3a3"].beaten_by == ["PTQ (real data), W3A3"]
     assert by["gdfq-beats-ptq-w3a3"].verdict == "does not hold"
+    assert "broken baseline" in by["adadfq-beats-gdfq-w3a3"].claim  # AdaDFQ itself is above PTQ's noise arm
+    assert "broken baseline" not in by["adadfq-beats-adasg-w3a3"].claim
     assert "not a reproduction" in rec.claims_markdown()
