@@ -79,18 +79,6 @@ class Claim:
             raise ValueError("a fact true by construction is a 'check', not a reproduced claim")
 
 
-def mean_se(xs: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard error of the mean (0 for a single value)."""
-    xs = [float(x) for x in xs]
-    if not xs:
-        raise ValueError("no values")
-    m = sum(xs) / len(xs)
-    if len(xs) < 2:
-        return m, 0.0
-    var = sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
-    return m, math.sqrt(var / len(xs))
-
-
 def fmt(xs: Sequence[float] | float, *, digits: int = 2, scale: float = 1.0, unit: str = "") -> str:
     """``mean ± std (n=k)`` for several values, the plain value for one."""
     if isinstance(xs, (int, float)):
@@ -101,41 +89,6 @@ def fmt(xs: Sequence[float] | float, *, digits: int = 2, scale: float = 1.0, uni
         return f"{m:.{digits}f}{unit}"
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
     return f"{m:.{digits}f} ± {sd:.{digits}f}{unit} (n={len(xs)})"
-
-
-def compare(a: Sequence[float], b: Sequence[float], *, direction: str = "greater", n_se: float = 2.0,
-            min_effect: float = 0.0, names: tuple[str, str] = ("A", "B"), digits: int = 2,
-            scale: float = 1.0) -> Verdict:
-    """Verdict for the claim "mean(a) is greater (or less) than mean(b)".
-
-    Rule: let d be the difference in the claimed direction and se the standard error of the
-    difference (Welch; 0 with single runs). The claim *holds* if d > max(n_se·se, min_effect),
-    *does not hold* if d < −max(n_se·se, min_effect), and is *inconclusive* otherwise.
-    """
-    if direction not in ("greater", "less"):
-        raise ValueError(f"direction must be 'greater' or 'less', got {direction!r}")
-    (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
-    sign = 1.0 if direction == "greater" else -1.0
-    d = sign * (ma - mb)
-    se = math.sqrt(sa**2 + sb**2)
-    thr = max(n_se * se, min_effect)
-    verdict = "holds" if d > thr else "does not hold" if d < -thr else "inconclusive"
-    op = ">" if direction == "greater" else "<"
-    measured = f"{names[0]} {fmt(a, digits=digits, scale=scale)} vs {names[1]} {fmt(b, digits=digits, scale=scale)}"
-    rule = (f"holds if {names[0]} {op} {names[1]} by more than max({n_se:g}·SE of the difference, "
-            f"{min_effect * scale:g}); does not hold if the opposite by as much; else inconclusive")
-    return Verdict(verdict, measured, rule)
-
-
-def at_least(xs: Sequence[float], bound: float, *, n_se: float = 2.0, name: str = "value",
-             digits: int = 2, scale: float = 1.0) -> Verdict:
-    """Verdict for "mean(xs) ≥ bound": holds if mean − n_se·se > bound, does not hold if
-    mean + n_se·se < bound, else inconclusive."""
-    m, se = mean_se(xs)
-    verdict = "holds" if m - n_se * se > bound else "does not hold" if m + n_se * se < bound else "inconclusive"
-    return Verdict(verdict, f"{name} {fmt(xs, digits=digits, scale=scale)}",
-                   f"holds if mean − {n_se:g}·SE > {bound * scale:g}; does not hold if mean + {n_se:g}·SE "
-                   f"< {bound * scale:g}; else inconclusive")
 
 
 def run_dir() -> Path:
