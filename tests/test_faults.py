@@ -67,3 +67,61 @@ def test_hostile_caption_pickle_runs_nothing(tmp_path):
     with pytest.raises(DataRootError, match="cub_birds: metadata under .* was not loaded .*open, which"):
         get_dataset("cub_birds", split="train", data_root=str(tmp_path))
     assert not marker.exists()
+
+
+def _fail_in(monkeypatch, model: str, exc: BaseException):
+    """Make intro's trainer fail when it reaches ``model`` (after the other model's phase checkpoint)."""
+    import reprobook.intro.trainer as trainer
+
+    real = trainer.train_one
+
+    def train_one(cfg, m, *args, **kwargs):
+        if m == model:
+            raise exc
+        return real(cfg, m, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_one", train_one)
+
+
+def test_fresh_run_failing_late_removes_what_it_created(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    _fail_in(monkeypatch, "mlp", RuntimeError("can't allocate memory"))
+    assert main([*INTRO, "--out", str(out)]) == 2
+    assert "can't allocate memory" in one_error_line(capsys)
+    assert sorted(p.name for p in out.rglob("*")) == ["notes.txt"]  # linear's checkpoint is gone too
+    assert main([*INTRO, "--out", str(tmp_path / "new")]) == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_interrupted_or_resumed_run_keeps_its_checkpoints(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "r"
+    _fail_in(monkeypatch, "mlp", KeyboardInterrupt())
+    assert main([*INTRO, "--out", str(out)]) == 130
+    kept = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert kept == ["checkpoints", "checkpoints/linear-seed0.pt", "train.json"]
+    _fail_in(monkeypatch, "mlp", RuntimeError("boom"))
+    assert main([*INTRO, "--out", str(out), "--resume"]) == 2
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == kept
+
+
+def test_second_train_into_a_busy_run_dir_is_refused(tmp_path, capsys):
+    from reprobook.engine.lock import run_dir_lock
+
+    out = tmp_path / "r"
+    with run_dir_lock(out):
+        assert main([*INTRO, "--out", str(out)]) == 2
+        assert f"{out} is in use by another run (process " in one_error_line(capsys)
+        assert [p.name for p in out.iterdir()] == [".reprobook.lock"]
+    assert not any(out.iterdir())
+
+
+def test_second_run_into_a_busy_out_dir_is_refused(tmp_path, capsys):
+    from reprobook.engine.lock import run_dir_lock
+
+    out = tmp_path / "o"
+    with run_dir_lock(out):
+        assert main(["run", "intro", "-p", "smoke", "True", "--out", str(out)]) == 2
+        assert f"{out.resolve()} is in use by another run (process " in one_error_line(capsys)
+        assert [p.name for p in out.iterdir()] == [".reprobook.lock"]

@@ -10,6 +10,7 @@ unchanged is not executed again. Parameters are checked against the notebook's `
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from typing import Any
 from reprobook import chapters as _chapters
 from reprobook.engine.checkpoint import package_digest
 from reprobook.engine.kernel import kernel_manager_class
+from reprobook.engine.lock import run_dir_lock
 from reprobook.engine.results import RUN_DIR_ENV
 
 KERNEL = "python3"
@@ -116,11 +118,23 @@ def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None 
                 out_dir: str | os.PathLike, force: bool = False, progress: bool = True,
                 timeout_s: int | None = CELL_TIMEOUT_S) -> RunOutcome:
     """Execute a chapter notebook with papermill into ``out_dir`` unless an identical run is there."""
-    import papermill
-
     ch = _chapters.get(chapter) if isinstance(chapter, str) else chapter
     params = check_parameters(ch, dict(params or {}))
     out = Path(out_dir).resolve()
+    created = not out.exists()
+    try:
+        with run_dir_lock(out):  # a second run into the same folder is refused at once
+            return _execute(ch, params, out, force=force, progress=progress, timeout_s=timeout_s)
+    finally:
+        if created and out.is_dir() and not any(out.iterdir()):
+            with contextlib.suppress(OSError):  # another run started writing there meanwhile
+                out.rmdir()
+
+
+def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force: bool, progress: bool,
+             timeout_s: int | None) -> RunOutcome:
+    import papermill
+
     nb_out = out / ch.notebook
     digest = run_hash(ch, params)
     hash_file = out / HASH_FILE
