@@ -30,7 +30,8 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
 from reprobook.engine import distributed
-from reprobook.engine.checkpoint import CheckpointError, load_checkpoint, run_checkpoint, save_checkpoint
+from reprobook.engine.checkpoint import (CheckpointError, load_checkpoint, remove_stale_temporaries, run_checkpoint,
+                                        save_checkpoint)
 from reprobook.engine.runtime import rng_state, set_rng_state
 
 
@@ -144,6 +145,8 @@ def fit(
     history = History()
     start = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and resume and distributed.is_main():
+        remove_stale_temporaries(ckpt)  # left by a run killed while saving
     if ckpt is not None and resume and ckpt.exists():
         saved = load_checkpoint(ckpt)
         if not isinstance(saved, dict) or "step" not in saved or "state" not in saved:
