@@ -125,3 +125,31 @@ def test_second_run_into_a_busy_out_dir_is_refused(tmp_path, capsys):
         assert main(["run", "intro", "-p", "smoke", "True", "--out", str(out)]) == 2
         assert f"{out.resolve()} is in use by another run (process " in one_error_line(capsys)
         assert [p.name for p in out.iterdir()] == [".reprobook.lock"]
+
+
+def test_corrupt_image_in_a_worker_names_the_file(tmp_path, capsys):
+    """A DataLoader worker's DataRootError reaches the user as its own line, naming the file."""
+    from torch.utils.data import Dataset
+
+    from reprobook.engine.data.real import open_rgb
+    from reprobook.engine.errors import one_line
+    from reprobook.engine.loop import BatchStream
+
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+
+    class Images(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return open_rgb(bad, "images", "<data_root>/*.jpg")
+
+    with pytest.raises(DataRootError) as e:
+        next(BatchStream(Images(), batch_size=2, num_workers=2).batches())
+    assert str(e.value).startswith(f"images: cannot read image {bad} (")
+    assert "\n" not in str(e.value)
+    wrapped = DataRootError(f"Caught DataRootError in DataLoader worker process 1.\nOriginal Traceback (most recent "
+                            f"call last):\n  File \"x.py\", line 1, in f\nreprobook.engine.data.DataRootError: "
+                            f"images: cannot read image {bad}")
+    assert one_line(wrapped) == f"images: cannot read image {bad}"

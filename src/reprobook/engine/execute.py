@@ -23,6 +23,7 @@ from typing import Any
 
 from reprobook import chapters as _chapters
 from reprobook.engine.checkpoint import package_digest
+from reprobook.engine.errors import worker_error_message
 from reprobook.engine.kernel import kernel_manager_class
 from reprobook.engine.lock import run_dir_lock
 from reprobook.engine.results import RUN_DIR_ENV
@@ -162,8 +163,9 @@ def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force:
         if tmp.exists():
             os.replace(tmp, failed)
         if isinstance(e, papermill.PapermillExecutionError):
+            evalue = (worker_error_message(e.evalue).strip().splitlines() or [""])[0]
             raise RuntimeError(f"chapter {ch.name!r} failed in cell {e.exec_count}: {e.ename}: "
-                               f"{e.evalue} (executed notebook kept at {failed})") from None
+                               f"{evalue} (executed notebook kept at {failed})") from None
         raise
     finally:
         if sockets:

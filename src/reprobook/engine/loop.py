@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from reprobook.engine import distributed
 from reprobook.engine.checkpoint import (CheckpointError, load_checkpoint, remove_stale_temporaries, run_checkpoint,
                                         save_checkpoint)
+from reprobook.engine.errors import unwrap_worker_error
 from reprobook.engine.runtime import rng_state, set_rng_state
 
 
@@ -76,9 +77,16 @@ class BatchStream:
                 for b in idx:
                     yield tuple(t[b] for t in self.dataset.tensors)
             else:
-                loader = DataLoader(self.dataset, batch_sampler=idx.tolist(), num_workers=self.num_workers,
-                                    collate_fn=self.collate_fn)
-                yield from loader
+                loader = iter(DataLoader(self.dataset, batch_sampler=idx.tolist(), num_workers=self.num_workers,
+                                         collate_fn=self.collate_fn))
+                while True:
+                    try:
+                        batch = next(loader)
+                    except StopIteration:
+                        break
+                    except Exception as e:  # a worker's error: re-raise it with its own message
+                        raise unwrap_worker_error(e) from None
+                    yield batch
             epoch, skip = epoch + 1, 0
 
 
