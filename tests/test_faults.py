@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from fixtures_real import write_cifar, write_cub_birds
@@ -153,3 +159,40 @@ def test_corrupt_image_in_a_worker_names_the_file(tmp_path, capsys):
                             f"call last):\n  File \"x.py\", line 1, in f\nreprobook.engine.data.DataRootError: "
                             f"images: cannot read image {bad}")
     assert one_line(wrapped) == f"images: cannot read image {bad}"
+
+
+def _kernel_of(out: Path) -> int | None:
+    """The pid of a process started with ``out`` as its run directory (the chapter kernel), if any."""
+    from reprobook.engine.results import RUN_DIR_ENV
+
+    needle = f"{RUN_DIR_ENV}={out}".encode()
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and needle in (d / "environ").read_bytes().split(b"\0"):
+                return int(d.name)
+        except OSError:
+            continue
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the kernel through /proc")
+def test_sigint_during_run_is_one_line_and_kills_the_kernel(tmp_path):
+    out = (tmp_path / "o").resolve()
+    proc = subprocess.Popen([sys.executable, "-m", "reprobook", "run", "intro", "-p", "smoke", "True", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while (kernel := _kernel_of(out)) is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert kernel is not None, "the chapter kernel never started"
+        time.sleep(1.5)  # the kernel is busy with the notebook's first cells
+        os.kill(proc.pid, signal.SIGINT)  # the reprobook process alone, not its kernel
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    lines = [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip() and not ln.startswith("Executing")]
+    assert proc.returncode == 130 and lines == ["error: interrupted"], err[-3000:]
+    with pytest.raises(ProcessLookupError):
+        os.kill(kernel, 0)

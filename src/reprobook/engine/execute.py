@@ -24,7 +24,7 @@ from typing import Any
 from reprobook import chapters as _chapters
 from reprobook.engine.checkpoint import package_digest
 from reprobook.engine.errors import worker_error_message
-from reprobook.engine.kernel import kernel_manager_class
+from reprobook.engine.kernel import kernel_manager_class, kill_kernels
 from reprobook.engine.lock import run_dir_lock
 from reprobook.engine.results import RUN_DIR_ENV
 
@@ -152,11 +152,12 @@ def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force:
     os.environ.update(env)  # the kernel papermill starts inherits this environment
     t0, started = time.perf_counter(), time.time() - 1
     sockets = tempfile.mkdtemp(prefix="reprobook-kernel-") if os.name == "posix" else None
+    manager = kernel_manager_class(Path(sockets) / "k" if sockets else None)
     try:
         papermill.execute_notebook(
             str(_chapters.notebook_path(ch)), str(tmp), parameters=params, kernel_name=KERNEL,
             cwd=str(out), progress_bar=progress, execution_timeout=timeout_s,
-            kernel_manager_class=kernel_manager_class(Path(sockets) / "k" if sockets else None),
+            kernel_manager_class=manager,
         )
     except BaseException as e:
         failed = out / f"{ch.stem}.failed.ipynb"
@@ -168,6 +169,7 @@ def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force:
                                f"{evalue} (executed notebook kept at {failed})") from None
         raise
     finally:
+        kill_kernels(manager)  # after an interrupt papermill could not shut its kernel down
         if sockets:
             shutil.rmtree(sockets, ignore_errors=True)
         for k, v in saved.items():
