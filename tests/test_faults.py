@@ -196,3 +196,18 @@ def test_sigint_during_run_is_one_line_and_kills_the_kernel(tmp_path):
     assert proc.returncode == 130 and lines == ["error: interrupted"], err[-3000:]
     with pytest.raises(ProcessLookupError):
         os.kill(kernel, 0)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "intro", "--preset", "book", "--data-root", "junk"], "chapter 'intro' does not read data_root with preset 'book'"),
+    (["train", "adasg", "--preset", "book", "--data-root", "junk"], "chapter 'adasg' does not read data_root with preset 'book'"),
+    (["run", "switokd", "-p", "data_root", "junk"], "chapter 'switokd' does not read data_root with preset 'book'"),
+    (["run", "intro", "-p", "data_root", "junk"], "chapter 'intro' does not read data_root with preset 'book'"),
+    (["run", "intro", "-p", "hidden", "0"], "hidden must be >= 1, got 0"),
+    (["run", "tac", "-p", "prune_rate", "1.5"], "prune_rate must be in [0, 1], got 1.5"),
+])
+def test_unused_data_root_and_bad_notebook_settings_refused(tmp_path, capsys, argv, message):
+    out = tmp_path / "r"
+    assert main([*argv, "--out", str(out)]) == 2
+    assert message in one_error_line(capsys)
+    assert not out.exists()

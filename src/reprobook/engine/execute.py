@@ -91,7 +91,24 @@ def check_parameters(chapter: _chapters.Chapter, given: dict[str, Any]) -> dict[
         if out["preset"] not in presets:
             raise ParameterError(f"unknown preset {out['preset']!r} for chapter {chapter.name!r}; "
                                  f"choose one of: {', '.join(presets)}")
+    _check_config(chapter, {**declared, **out}, given=out)
     return out
+
+
+def _check_config(chapter: _chapters.Chapter, params: dict[str, Any], *, given: dict[str, Any]) -> None:
+    """Build the chapter's config from the given parameters that are config settings, so a bad value
+    (a non-finite learning rate, an unused data_root...) is refused before a kernel starts."""
+    import dataclasses
+
+    from reprobook.engine.training import _trainer, build_config
+
+    preset, smoke = params.get("preset") or chapter.presets()[0], bool(params.get("smoke"))
+    names = {f.name for f in dataclasses.fields(_trainer(chapter.params)(preset=preset, smoke=smoke))}
+    sets = {k: v for k, v in given.items() if k in names and k != "data_root" and v is not None}
+    try:
+        build_config(chapter, preset=preset, smoke=smoke, data_root=given.get("data_root"), sets=sets)
+    except ValueError as e:
+        raise ParameterError(str(e)) from None
 
 
 def run_hash(chapter: _chapters.Chapter, params: dict[str, Any]) -> str:

@@ -87,7 +87,10 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 
 def build_config(chapter, *, preset: str, smoke: bool, data_root: str | None, sets: Mapping[str, Any]):
-    """The chapter's config for ``preset`` with ``sets`` applied (unknown keys name the allowed ones)."""
+    """The chapter's config for ``preset`` with ``sets`` applied (unknown keys name the allowed ones).
+
+    A ``data_root`` that the resulting config would not read is refused rather than ignored.
+    """
     cfg = _trainer(chapter.params)(preset=preset, smoke=smoke)
     names = [f.name for f in fields(cfg)]
     unknown = sorted(set(sets) - set(names))
@@ -96,7 +99,11 @@ def build_config(chapter, *, preset: str, smoke: bool, data_root: str | None, se
     overrides = dict(sets)
     if data_root is not None and "data_root" in names:
         overrides["data_root"] = data_root
-    return replace_checked(cfg, **overrides) if overrides else cfg
+    cfg = replace_checked(cfg, **overrides) if overrides else cfg
+    if data_root is not None and not getattr(cfg, "reads_data_root", False):
+        raise ValueError(f"chapter {chapter.name!r} does not read data_root with preset {preset!r}"
+                         f"{' and these settings' if sets else ''}; leave data_root out")
+    return cfg
 
 
 def _request(chapter, preset, smoke, sets, data_root) -> dict[str, Any]:
