@@ -175,6 +175,10 @@ def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force:
             str(_chapters.notebook_path(ch)), str(tmp), parameters=params, kernel_name=KERNEL,
             cwd=str(out), progress_bar=progress, execution_timeout=timeout_s,
             kernel_manager_class=manager,
+            # A graceful shutdown asks the kernel to stop even when an interrupt lands mid-cell; it then
+            # closes its sockets under the running cell and prints ZMQ errors into the terminal.
+            # The results are saved by the last cell, so the finished kernel has nothing left to do.
+            shutdown_kernel="immediate",
         )
     except BaseException as e:
         failed = out / f"{ch.stem}.failed.ipynb"

@@ -9,10 +9,11 @@ Three deviations from jupyter_client's defaults, all about reliability:
   holds a message; the message is then only seen when the poll times out, which for a cell is the
   whole cell timeout (observed: a widget cell that finished at once reported after exactly the
   20-minute limit). Polling for at most :data:`POLL_SLICE_S` at a time bounds such a miss.
-* **No orphan kernels.** An interrupt (Ctrl-C) stops the event loop papermill runs in before it can
-  shut its kernel down; the kernel, in its own session, would run on until it noticed its parent was
-  gone and then print its teardown errors into the user's terminal. :func:`kill_kernels` kills the
-  kernels still running, with their whole process group, at once and quietly.
+* **Quiet ends.** Kernels are stopped at once, never asked to shut down while a cell may still run
+  (after Ctrl-C a graceful shutdown closes the kernel's sockets under the running cell, which then
+  prints ZMQ errors into the user's terminal), and :func:`kill_kernels` kills, with their whole
+  process group, any that an interrupt left running (a kernel runs in its own session and would
+  otherwise outlive the command).
 """
 
 from __future__ import annotations
