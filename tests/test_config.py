@@ -54,9 +54,12 @@ def test_float_settings_finite_and_in_range():
 
     base = Opt()
     assert make_config({"b": base}, "b", penalty=-5, seed=2**40, lr_milestones=[0.0, 1.0]).penalty == -5.0
-    for bad, message in [({"lr_g": 0}, "lr_g must be > 0"), ({"fp_lr": float("nan")}, "fp_lr must be a finite"),
-                         ({"beta1": 1.0}, "beta1 must be in [0, 1)"), ({"prune_rate": 1.5}, "prune_rate must be in [0, 1]"),
-                         ({"weight_decay": -1e-4}, "weight_decay must be >= 0"), ({"penalty": float("-inf")}, "penalty must be a finite"),
+    for bad, message in [({"lr_g": 0}, "lr_g must be > 0"),
+                         ({"fp_lr": float("nan")}, "fp_lr must be a finite"),
+                         ({"beta1": 1.0}, "beta1 must be in [0, 1)"),
+                         ({"prune_rate": 1.5}, "prune_rate must be in [0, 1]"),
+                         ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),
+                         ({"penalty": float("-inf")}, "penalty must be a finite"),
                          ({"lr_milestones": [0.5, 2.0]}, "lr_milestones must be in [0, 1]")]:
         with pytest.raises(ValueError, match=re.escape(message)):
             make_config({"b": base}, "b", **bad)

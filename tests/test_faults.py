@@ -178,8 +178,8 @@ def _kernel_of(out: Path) -> int | None:
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the kernel through /proc")
 def test_sigint_during_run_is_one_line_and_kills_the_kernel(tmp_path):
     out = (tmp_path / "o").resolve()
-    proc = subprocess.Popen([sys.executable, "-m", "reprobook", "run", "intro", "-p", "smoke", "True", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    argv = [sys.executable, "-m", "reprobook", "run", "intro", "-p", "smoke", "True", "--out", str(out)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while (kernel := _kernel_of(out)) is None and proc.poll() is None and time.monotonic() < deadline:
@@ -199,8 +199,10 @@ def test_sigint_during_run_is_one_line_and_kills_the_kernel(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "intro", "--preset", "book", "--data-root", "junk"], "chapter 'intro' does not read data_root with preset 'book'"),
-    (["train", "adasg", "--preset", "book", "--data-root", "junk"], "chapter 'adasg' does not read data_root with preset 'book'"),
+    (["train", "intro", "--preset", "book", "--data-root", "junk"],
+     "chapter 'intro' does not read data_root with preset 'book'"),
+    (["train", "adasg", "--preset", "book", "--data-root", "junk"],
+     "chapter 'adasg' does not read data_root with preset 'book'"),
     (["run", "switokd", "-p", "data_root", "junk"], "chapter 'switokd' does not read data_root with preset 'book'"),
     (["run", "intro", "-p", "data_root", "junk"], "chapter 'intro' does not read data_root with preset 'book'"),
     (["run", "intro", "-p", "hidden", "0"], "hidden must be >= 1, got 0"),

@@ -14,7 +14,9 @@ directory ends up with::
     OUT/results.json      metrics and claims with computed verdicts (the scoreboard's format)
 
 Only rank 0 writes. A directory that already holds a run is refused without ``--resume``, so a
-typo never overwrites days of training.
+typo never overwrites days of training, and one that another run is using is refused outright
+(:mod:`~reprobook.engine.lock`). A fresh run that fails removes everything it created; a resumed
+run, and one interrupted (Ctrl-C) after a phase checkpoint, keep their files for ``--resume``.
 """
 
 from __future__ import annotations

@@ -194,7 +194,8 @@ class CUBBirds(Dataset):
             boxes = {ids[i]: [float(v) for v in rest] for i, *rest in
                      (line.split() for line in open(root / "CUB_200_2011" / "bounding_boxes.txt") if line.strip())}
         except ForbiddenGlobal as e:
-            raise DataRootError(f"cub_birds: metadata under {root} was not loaded ({e}); expected {CUB_LAYOUT}") from None
+            raise DataRootError(f"cub_birds: metadata under {root} was not loaded ({e}); "
+                                f"expected {CUB_LAYOUT}") from None
         except (UnpicklingError, EOFError, TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
             raise DataRootError(f"cub_birds: unreadable metadata under {root} ({type(e).__name__}); "
                                 f"expected {CUB_LAYOUT}") from None
