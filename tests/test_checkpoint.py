@@ -57,6 +57,27 @@ def test_no_truncated_checkpoint_after_kill(tmp_path):
         proc.wait()
     got = load_checkpoint(target)  # complete and loadable, whichever version it is
     assert got["big"].numel() == 4_000_000 and got["i"] >= 0
+    save_checkpoint({"i": -1}, target)  # the next save removes the killed writer's temporary
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_orphan_temporaries_removed_on_next_save_or_resume(tmp_path):
+    from reprobook.engine.loop import fit
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    target = tmp_path / "c.pt"
+    mine, other = tmp_path / f".c.pt.{os.getpid()}.abc.tmp", tmp_path / ".d.pt.1.abc.tmp"
+    orphans = [tmp_path / f".c.pt.{dead.pid}.x1y2.tmp", tmp_path / ".c.pt.k3j9_2la.tmp"]  # dead writer, old name
+    for p in [*orphans, mine, other]:
+        p.write_bytes(b"partial")
+    save_checkpoint({"a": 1}, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c.pt", mine.name, other.name])
+    fit(lambda batch, step: {}, steps=2, checkpoint=tmp_path / "f.pt", progress=False)
+    orphan = tmp_path / f".f.pt.{dead.pid}.x1y2.tmp"
+    orphan.write_bytes(b"partial")
+    fit(lambda batch, step: {}, steps=2, checkpoint=tmp_path / "f.pt", progress=False)  # resumes, saves nothing
+    assert not orphan.exists()
 
 
 def test_corrupted_and_foreign_files_give_one_line(tmp_path):

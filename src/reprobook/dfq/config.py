@@ -71,6 +71,11 @@ class DFQConfig:
     device: str = "auto"
     data_root: str | None = None
 
+    @property
+    def reads_data_root(self) -> bool:
+        """Whether this configuration reads a dataset under ``data_root``."""
+        return self.dataset != "digits"
+
     def __post_init__(self):
         check_bits(self.bits)
         if self.extension_bits:

@@ -9,9 +9,11 @@ containers only, never pickled code.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,47 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, truncated, corrupted or from an incompatible model."""
 
 
+STALE_TEMPORARY_S = 24 * 3600  # a temporary this old is an orphan even if its writer's pid was reused
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that writers of ``path`` killed mid-write left behind.
+
+    Temporaries are named ``.<target name>.<writer pid>.<random>.tmp``; one whose writer is gone
+    (or that is older than :data:`STALE_TEMPORARY_S`, or is nameless of a pid) is an orphan. Called
+    before every atomic write and when a training run resumes, so kills never pile them up.
+    """
+    path = Path(path)
+    removed = []
+    now = time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".")[0]
+        try:
+            stale = (not pid.isdigit() or int(pid) != os.getpid() and not _pid_alive(int(pid))
+                     or now - tmp.stat().st_mtime > STALE_TEMPORARY_S)
+            if stale:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:  # gone meanwhile, or a read-only folder
+            continue
+    return removed
+
+
 def _atomic_write(path: Path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

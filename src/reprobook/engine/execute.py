@@ -10,6 +10,7 @@ unchanged is not executed again. Parameters are checked against the notebook's `
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import os
@@ -22,7 +23,9 @@ from typing import Any
 
 from reprobook import chapters as _chapters
 from reprobook.engine.checkpoint import package_digest
-from reprobook.engine.kernel import kernel_manager_class
+from reprobook.engine.errors import worker_error_message
+from reprobook.engine.kernel import kernel_manager_class, kill_kernels
+from reprobook.engine.lock import run_dir_lock
 from reprobook.engine.results import RUN_DIR_ENV
 
 KERNEL = "python3"
@@ -88,7 +91,24 @@ def check_parameters(chapter: _chapters.Chapter, given: dict[str, Any]) -> dict[
         if out["preset"] not in presets:
             raise ParameterError(f"unknown preset {out['preset']!r} for chapter {chapter.name!r}; "
                                  f"choose one of: {', '.join(presets)}")
+    _check_config(chapter, {**declared, **out}, given=out)
     return out
+
+
+def _check_config(chapter: _chapters.Chapter, params: dict[str, Any], *, given: dict[str, Any]) -> None:
+    """Build the chapter's config from the given parameters that are config settings, so a bad value
+    (a non-finite learning rate, an unused data_root...) is refused before a kernel starts."""
+    import dataclasses
+
+    from reprobook.engine.training import _trainer, build_config
+
+    preset, smoke = params.get("preset") or chapter.presets()[0], bool(params.get("smoke"))
+    names = {f.name for f in dataclasses.fields(_trainer(chapter.params)(preset=preset, smoke=smoke))}
+    sets = {k: v for k, v in given.items() if k in names and k != "data_root" and v is not None}
+    try:
+        build_config(chapter, preset=preset, smoke=smoke, data_root=given.get("data_root"), sets=sets)
+    except ValueError as e:
+        raise ParameterError(str(e)) from None
 
 
 def run_hash(chapter: _chapters.Chapter, params: dict[str, Any]) -> str:
@@ -116,11 +136,23 @@ def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None 
                 out_dir: str | os.PathLike, force: bool = False, progress: bool = True,
                 timeout_s: int | None = CELL_TIMEOUT_S) -> RunOutcome:
     """Execute a chapter notebook with papermill into ``out_dir`` unless an identical run is there."""
-    import papermill
-
     ch = _chapters.get(chapter) if isinstance(chapter, str) else chapter
     params = check_parameters(ch, dict(params or {}))
     out = Path(out_dir).resolve()
+    created = not out.exists()
+    try:
+        with run_dir_lock(out):  # a second run into the same folder is refused at once
+            return _execute(ch, params, out, force=force, progress=progress, timeout_s=timeout_s)
+    finally:
+        if created and out.is_dir() and not any(out.iterdir()):
+            with contextlib.suppress(OSError):  # another run started writing there meanwhile
+                out.rmdir()
+
+
+def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force: bool, progress: bool,
+             timeout_s: int | None) -> RunOutcome:
+    import papermill
+
     nb_out = out / ch.notebook
     digest = run_hash(ch, params)
     hash_file = out / HASH_FILE
@@ -137,21 +169,28 @@ def run_chapter(chapter: str | _chapters.Chapter, params: dict[str, Any] | None 
     os.environ.update(env)  # the kernel papermill starts inherits this environment
     t0, started = time.perf_counter(), time.time() - 1
     sockets = tempfile.mkdtemp(prefix="reprobook-kernel-") if os.name == "posix" else None
+    manager = kernel_manager_class(Path(sockets) / "k" if sockets else None)
     try:
         papermill.execute_notebook(
             str(_chapters.notebook_path(ch)), str(tmp), parameters=params, kernel_name=KERNEL,
             cwd=str(out), progress_bar=progress, execution_timeout=timeout_s,
-            kernel_manager_class=kernel_manager_class(Path(sockets) / "k" if sockets else None),
+            kernel_manager_class=manager,
+            # A graceful shutdown asks the kernel to stop even when an interrupt lands mid-cell; it then
+            # closes its sockets under the running cell and prints ZMQ errors into the terminal.
+            # The results are saved by the last cell, so the finished kernel has nothing left to do.
+            shutdown_kernel="immediate",
         )
     except BaseException as e:
         failed = out / f"{ch.stem}.failed.ipynb"
         if tmp.exists():
             os.replace(tmp, failed)
         if isinstance(e, papermill.PapermillExecutionError):
+            evalue = (worker_error_message(e.evalue).strip().splitlines() or [""])[0]
             raise RuntimeError(f"chapter {ch.name!r} failed in cell {e.exec_count}: {e.ename}: "
-                               f"{e.evalue} (executed notebook kept at {failed})") from None
+                               f"{evalue} (executed notebook kept at {failed})") from None
         raise
     finally:
+        kill_kernels(manager)  # after an interrupt papermill could not shut its kernel down
         if sockets:
             shutil.rmtree(sockets, ignore_errors=True)
         for k, v in saved.items():

@@ -30,7 +30,9 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
 from reprobook.engine import distributed
-from reprobook.engine.checkpoint import CheckpointError, load_checkpoint, run_checkpoint, save_checkpoint
+from reprobook.engine.checkpoint import (CheckpointError, load_checkpoint, remove_stale_temporaries, run_checkpoint,
+                                        save_checkpoint)
+from reprobook.engine.errors import unwrap_worker_error
 from reprobook.engine.runtime import rng_state, set_rng_state
 
 
@@ -75,9 +77,16 @@ class BatchStream:
                 for b in idx:
                     yield tuple(t[b] for t in self.dataset.tensors)
             else:
-                loader = DataLoader(self.dataset, batch_sampler=idx.tolist(), num_workers=self.num_workers,
-                                    collate_fn=self.collate_fn)
-                yield from loader
+                loader = iter(DataLoader(self.dataset, batch_sampler=idx.tolist(), num_workers=self.num_workers,
+                                         collate_fn=self.collate_fn))
+                while True:
+                    try:
+                        batch = next(loader)
+                    except StopIteration:
+                        break
+                    except Exception as e:  # a worker's error: re-raise it with its own message
+                        raise unwrap_worker_error(e) from None
+                    yield batch
             epoch, skip = epoch + 1, 0
 
 
@@ -144,6 +153,8 @@ def fit(
     history = History()
     start = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and resume and distributed.is_main():
+        remove_stale_temporaries(ckpt)  # left by a run killed while saving
     if ckpt is not None and resume and ckpt.exists():
         saved = load_checkpoint(ckpt)
         if not isinstance(saved, dict) or "step" not in saved or "state" not in saved:

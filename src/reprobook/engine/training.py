@@ -14,13 +14,16 @@ directory ends up with::
     OUT/results.json      metrics and claims with computed verdicts (the scoreboard's format)
 
 Only rank 0 writes. A directory that already holds a run is refused without ``--resume``, so a
-typo never overwrites days of training.
+typo never overwrites days of training, and one that another run is using is refused outright
+(:mod:`~reprobook.engine.lock`). A fresh run that fails removes everything it created; a resumed
+run, and one interrupted (Ctrl-C) after a phase checkpoint, keep their files for ``--resume``.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from contextlib import ExitStack
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -29,6 +32,7 @@ from typing import Any
 from reprobook.engine import distributed
 from reprobook.engine.checkpoint import write_json_atomic
 from reprobook.engine.config import as_dict, replace_checked
+from reprobook.engine.lock import run_dir_lock
 from reprobook.engine.loop import History, fit
 from reprobook.engine.results import RUN_DIR_ENV, Record
 
@@ -85,7 +89,10 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 
 def build_config(chapter, *, preset: str, smoke: bool, data_root: str | None, sets: Mapping[str, Any]):
-    """The chapter's config for ``preset`` with ``sets`` applied (unknown keys name the allowed ones)."""
+    """The chapter's config for ``preset`` with ``sets`` applied (unknown keys name the allowed ones).
+
+    A ``data_root`` that the resulting config would not read is refused rather than ignored.
+    """
     cfg = _trainer(chapter.params)(preset=preset, smoke=smoke)
     names = [f.name for f in fields(cfg)]
     unknown = sorted(set(sets) - set(names))
@@ -94,7 +101,11 @@ def build_config(chapter, *, preset: str, smoke: bool, data_root: str | None, se
     overrides = dict(sets)
     if data_root is not None and "data_root" in names:
         overrides["data_root"] = data_root
-    return replace_checked(cfg, **overrides) if overrides else cfg
+    cfg = replace_checked(cfg, **overrides) if overrides else cfg
+    if data_root is not None and not getattr(cfg, "reads_data_root", False):
+        raise ValueError(f"chapter {chapter.name!r} does not read data_root with preset {preset!r}"
+                         f"{' and these settings' if sets else ''}; leave data_root out")
+    return cfg
 
 
 def _request(chapter, preset, smoke, sets, data_root) -> dict[str, Any]:
@@ -138,26 +149,60 @@ def run_training(chapter_name: str, *, preset: str = "paper", data_root: str | N
     cfg = build_config(chapter, preset=preset, smoke=smoke, data_root=data_root, sets=sets)
     ctx_dist = distributed.init(getattr(cfg, "device", "auto"))  # the caller shuts the group down
     request = _request(chapter, preset, smoke, sets, data_root)
-    if ctx_dist.is_main:
-        _check_out_dir(out_dir, request, resume=resume)
-        write_json_atomic(request, out_dir / "train.json")
-    distributed.barrier()
-    os.environ[RUN_DIR_ENV] = str(out_dir)
-    ctx = TrainContext(chapter.name, out_dir, data_root=data_root, progress=progress, dist=ctx_dist)
-    try:
-        record: Record = _trainer(chapter.trainer)(cfg, ctx)
-    except BaseException:
-        # A run that failed before its first checkpoint (missing data, bad setting) leaves nothing behind.
-        if ctx_dist.is_main and not any(ctx.checkpoint("x").parent.glob("*.pt")):
-            (out_dir / "train.json").unlink(missing_ok=True)
-            if out_dir.is_dir() and not any(out_dir.iterdir()):
-                out_dir.rmdir()
-        raise
-    record.parameters = {"preset": preset, "smoke": smoke, "world_size": ctx_dist.world_size, **as_dict(cfg),
-                         **record.parameters}
-    path = out_dir / "results.json"
-    if ctx_dist.is_main:
-        write_json_atomic({k: h.state_dict() for k, h in ctx.histories.items()}, out_dir / "history.json")
-        path = record.save(out_dir)
-    distributed.barrier()
+    with ExitStack() as stack:
+        before: set[Path] | None = set()
+        if ctx_dist.is_main:
+            existed = out_dir.is_dir()
+            lock = stack.enter_context(run_dir_lock(out_dir))  # a second run here is refused at once
+            before = (_contents(out_dir) - {lock}) if existed else None
+        try:
+            if ctx_dist.is_main:
+                _check_out_dir(out_dir, request, resume=resume)
+                write_json_atomic(request, out_dir / "train.json")
+            distributed.barrier()
+            os.environ[RUN_DIR_ENV] = str(out_dir)
+            ctx = TrainContext(chapter.name, out_dir, data_root=data_root, progress=progress, dist=ctx_dist)
+            record: Record = _trainer(chapter.trainer)(cfg, ctx)
+        except BaseException as e:
+            if ctx_dist.is_main:
+                _clean_failed(out_dir, before, resume=resume, interrupted=not isinstance(e, Exception))
+            raise
+        record.parameters = {"preset": preset, "smoke": smoke, "world_size": ctx_dist.world_size,
+                             **as_dict(cfg), **record.parameters}
+        path = out_dir / "results.json"
+        if ctx_dist.is_main:
+            write_json_atomic({k: h.state_dict() for k, h in ctx.histories.items()}, out_dir / "history.json")
+            path = record.save(out_dir)
+        distributed.barrier()
     return path
+
+
+def _contents(out: Path) -> set[Path] | None:
+    """Every path under ``out`` (``None``: ``out`` does not exist)."""
+    return set(out.rglob("*")) if out.is_dir() else None
+
+
+def _clean_failed(out: Path, before: set[Path] | None, *, resume: bool, interrupted: bool) -> None:
+    """After a failed run: remove what it created, so a bad setting or missing data leaves nothing.
+
+    A resumed run keeps everything, and so does an interrupted one (Ctrl-C) that finished a phase
+    checkpoint: ``--resume`` continues it. A fresh run that failed removes every file and folder it
+    created, whichever phase it failed in (what was in ``out`` before stays).
+    """
+    had_run = before is not None and any(p.name == "train.json" or p.suffix == ".pt" for p in before)
+    if resume and had_run:
+        return
+    if interrupted and any((out / "checkpoints").glob("*.pt")):
+        return
+    for p in sorted(_contents(out) or (), key=lambda q: len(q.parts), reverse=True):
+        if before is not None and p in before:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            try:
+                p.rmdir()
+            except OSError:  # holds something that was there before
+                pass
+        else:
+            p.unlink(missing_ok=True)
+    if before is None and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()

@@ -55,6 +55,11 @@ class FFGANConfig:
     seed: int = 0
     device: str = "auto"
 
+    @property
+    def reads_data_root(self) -> bool:
+        """Whether this configuration reads a dataset under ``data_root``."""
+        return self.dataset == "cub_birds"
+
     def __post_init__(self):
         for name in ("ngf", "ndf", "nef", "emb_dim", "z_dim", "c_dim", "batch_size", "damsm_batch", "n_train",
                      "n_test", "n_eval", "n_folds", "r_candidates", "acm_hidden", "branch_num"):

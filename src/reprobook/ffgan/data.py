@@ -20,7 +20,6 @@ The ``paper`` preset reads CUB-200-2011 in AttnGAN's layout instead (:func:`cub_
 from __future__ import annotations
 
 import os
-import pickle
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from reprobook.engine.data import DataRootError, register
+from reprobook.engine.data.pickles import ForbiddenGlobal, UnpicklingError, load_restricted
 
 COLORS = {"red": (0.90, 0.12, 0.12), "green": (0.10, 0.70, 0.15), "blue": (0.12, 0.25, 0.92),
           "yellow": (0.95, 0.85, 0.10), "magenta": (0.85, 0.12, 0.85), "cyan": (0.10, 0.82, 0.85)}
@@ -187,13 +187,16 @@ class CUBBirds(Dataset):
                 raise DataRootError(f"cub_birds: missing {p}; expected {CUB_LAYOUT}")
         try:  # AttnGAN wrote these with Python 2; latin1 reads its str objects
             with open(root / "captions.pickle", "rb") as f:
-                train_caps, test_caps, self.ixtoword, self.wordtoix = pickle.load(f, encoding="latin1")[:4]
+                train_caps, test_caps, self.ixtoword, self.wordtoix = load_restricted(f, encoding="latin1")[:4]
             with open(root / split / "filenames.pickle", "rb") as f:
-                self.filenames = list(pickle.load(f, encoding="latin1"))
+                self.filenames = list(load_restricted(f, encoding="latin1"))
             ids = dict(line.split() for line in open(root / "CUB_200_2011" / "images.txt") if line.strip())
             boxes = {ids[i]: [float(v) for v in rest] for i, *rest in
                      (line.split() for line in open(root / "CUB_200_2011" / "bounding_boxes.txt") if line.strip())}
-        except (pickle.UnpicklingError, EOFError, TypeError, ValueError, KeyError, IndexError) as e:
+        except ForbiddenGlobal as e:
+            raise DataRootError(f"cub_birds: metadata under {root} was not loaded ({e}); "
+                                f"expected {CUB_LAYOUT}") from None
+        except (UnpicklingError, EOFError, TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
             raise DataRootError(f"cub_birds: unreadable metadata under {root} ({type(e).__name__}); "
                                 f"expected {CUB_LAYOUT}") from None
         self.captions = train_caps if split == "train" else test_caps

@@ -56,6 +56,11 @@ class M2NetConfig:
     num_workers: int = 0  # data-loading workers (file-list datasets)
     ckpt_every_epochs: int = 2
 
+    @property
+    def reads_data_root(self) -> bool:
+        """Whether this configuration reads a dataset under ``data_root``."""
+        return self.dataset == "landmark732"
+
     def __post_init__(self):
         for name in ("per_class", "test_per_class", "num_classes", "batch_size", "n_seeds", "lr_step_epochs",
                      "ckpt_every_epochs"):

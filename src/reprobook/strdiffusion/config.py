@@ -66,6 +66,11 @@ class StrDiffusionConfig:
     seed: int = 0
     device: str = "auto"
 
+    @property
+    def reads_data_root(self) -> bool:
+        """Whether this configuration reads a dataset under ``data_root``."""
+        return self.data != "book" or self.masks == "irregular"
+
     def __post_init__(self):
         if self.data not in DATA:
             raise ValueError(f"data must be one of {', '.join(DATA)}; got {self.data!r}")

@@ -57,6 +57,11 @@ class SwitOKDConfig:
     device: str = "auto"
     data_root: str | None = None
 
+    @property
+    def reads_data_root(self) -> bool:
+        """Whether this configuration reads a dataset under ``data_root``."""
+        return self.dataset != "digits_hard"
+
     def __post_init__(self):
         for name in ("teacher_width", "student_width", "third_width", "epochs", "batch_size", "n_seeds", "ablation_seeds",
                      "eval_batch"):

@@ -58,6 +58,11 @@ class TACConfig:
     device: str = "auto"
     data_root: str | None = None
 
+    @property
+    def reads_data_root(self) -> bool:
+        """Whether this configuration reads a dataset under ``data_root``."""
+        return self.dataset not in ("digits_hard", "digits")
+
     def __post_init__(self):
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {self.arch!r}")

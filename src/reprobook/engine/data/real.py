@@ -6,7 +6,6 @@ line saying what is expected where.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from reprobook.engine.data import DataRootError, register
+from reprobook.engine.data.pickles import ForbiddenGlobal, UnpicklingError, load_restricted
 
 CIFAR_LAYOUT = {
     "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels"),
@@ -76,10 +76,13 @@ class CIFAR(Dataset):
                 raise DataRootError(f"{name}: missing {path}; expected {layout}")
             try:
                 with open(path, "rb") as fh:
-                    batch = pickle.load(fh, encoding="bytes")
+                    batch = load_restricted(fh, encoding="bytes")
                 data.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
                 labels.extend(int(v) for v in batch[label_key])
-            except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as e:
+            except ForbiddenGlobal as e:
+                raise DataRootError(f"{name}: {path} is not a CIFAR batch and was not loaded ({e}); "
+                                    f"expected {layout}") from None
+            except (UnpicklingError, KeyError, ValueError, TypeError, IndexError, AttributeError, EOFError) as e:
                 raise DataRootError(f"{name}: {path} is not a CIFAR batch ({type(e).__name__}); expected {layout}") from None
         self.data = np.concatenate(data)  # [N, 3, 32, 32] uint8
         self.targets = labels
