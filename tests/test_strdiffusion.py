@@ -303,8 +303,10 @@ def test_config_presets_and_errors():
         strdiffusion.from_params(preset="cifar")
     with pytest.raises(ValueError, match="criterion must be one of 'code', 'paper'"):
         strdiffusion.from_params(criterion="threshold")
-    with pytest.raises(ValueError, match="split and sweep_splits must lie in"):
+    with pytest.raises(ValueError, match=r"split must be in \[0, 1\], got 1.5"):
         strdiffusion.from_params(split=1.5)
+    with pytest.raises(ValueError, match=r"sweep_splits must be in \[0, 1\], got 1.5"):
+        strdiffusion.from_params(sweep_splits=(0.2, 1.5))
     with pytest.raises(ValueError, match="unknown parameter 'lambda_'"):
         strdiffusion.from_params(lambda_=0.1)
 
