@@ -262,6 +262,23 @@ def test_swap_colour_and_compose():
         compose("purple", "circle", "above", "red", "square")
 
 
+def test_frechet_distance_matches_sqrtm_and_survives_singular_covariances():
+    import warnings
+
+    import numpy as np
+    from scipy import linalg
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(300, 8, generator=g, dtype=torch.float64)
+    b = 1.5 * torch.randn(200, 8, generator=g, dtype=torch.float64) + 0.3
+    s1, s2 = np.cov(a.numpy(), rowvar=False), np.cov(b.numpy(), rowvar=False)
+    ref = float(((a.mean(0) - b.mean(0)) ** 2).sum()) + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+    assert metrics.frechet_distance(a, b) == pytest.approx(ref, rel=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fewer samples than features: singular covariances, no warning
+        assert metrics.frechet_distance(torch.randn(5, 16, generator=g), torch.randn(6, 16, generator=g)) > 0
+
+
 def test_frechet_distance_zero_for_same_features():
     f = torch.randn(200, 4, generator=torch.Generator().manual_seed(0))
     assert metrics.frechet_distance(f, f) == pytest.approx(0.0, abs=1e-6)

@@ -61,16 +61,23 @@ def attr_predictions(clf: AttrClassifier, x: torch.Tensor, batch: int = 256) -> 
 
 
 def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
-    """:math:`\\|\\mu_1-\\mu_2\\|^2 + \\mathrm{tr}(\\Sigma_1+\\Sigma_2-2(\\Sigma_1\\Sigma_2)^{1/2})`."""
-    from scipy import linalg
+    """:math:`\\|\\mu_1-\\mu_2\\|^2 + \\mathrm{tr}(\\Sigma_1+\\Sigma_2-2(\\Sigma_1\\Sigma_2)^{1/2})`.
 
+    The trace of the matrix square root is computed as
+    :math:`\\mathrm{tr}(\\Sigma_1^{1/2}\\Sigma_2\\Sigma_1^{1/2})^{1/2} = \\sum_i \\sqrt{\\lambda_i}` over the
+    eigenvalues of that symmetric positive semi-definite matrix (negative rounding clipped to 0): the
+    same number as ``scipy.linalg.sqrtm(Σ₁Σ₂)``'s trace, without its failure on the singular covariances
+    of small feature sets.
+    """
     a, b = f1.double().numpy(), f2.double().numpy()
     mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(s1 @ s2)
-    if np.iscomplexobj(covmean):
-        covmean = covmean.real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+    s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T  # Σ₁^{1/2}
+    m = root1 @ s2 @ root1
+    lam = np.linalg.eigvalsh((m + m.T) / 2)
+    tr_covmean = float(np.sqrt(np.clip(lam, 0.0, None)).sum())
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
 
 
 @torch.no_grad()
