@@ -395,7 +395,8 @@ class Replay:
         lines += [f"| {q} | {s:.6g} | {r:.6g} | {tol}: {'yes' if ok else '**no**'} |" for q, s, r, ok in shown]
         if curves:
             worst = max(curves, key=lambda r: _rel(r[1], r[2]))
-            lines.append(f"| {len(curves)} logged curve points (largest rel. difference at {worst[0][6:]}) | "
+            where_worst = f"largest rel. difference at {worst[0][6:]}" if _rel(worst[1], worst[2]) > 0 else "all equal"
+            lines.append(f"| {len(curves)} logged curve points ({where_worst}) | "
                          f"{worst[1]:.6g} | {worst[2]:.6g} | {tol}: {'yes' if all(r[3] for r in curves) else '**no**'} |")
         for q, s, r, ok in bad[:3]:
             if (q, s, r, ok) not in shown:
@@ -404,7 +405,7 @@ class Replay:
             "another device, torch version or thread count than the record"
         what = "the first steps of its first training phase" if self.partial else "the whole cell"
         same = "unchanged" if self.code_hash_now == self.code_hash_shipped else \
-            "changed since the record (a matching replay shows the change did not touch these numbers)"
+            "changed since the record; a matching replay shows the change did not touch these numbers"
         return ("\n".join(lines) + f"\n\nReplayed {what} (arm `{self.arm}`, seed {self.seed}) in "
                 f"{self.wall_time_s:.1f} s on {where}. Code hash: shipped `{self.code_hash_shipped}`, now "
                 f"`{self.code_hash_now}` ({same}).")
