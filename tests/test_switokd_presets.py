@@ -168,10 +168,10 @@ def test_reporting_helpers_and_thread_restore(tmp_path, monkeypatch):
     assert {switokd.claims.rule_key(c.id) for c in rec.claims} <= set(switokd.claims.RULES)
     kinds = {c.id: c.kind for c in rec.claims}
     assert kinds == {"student-beats-dml-and-vanilla": "paper", "teacher-on-par-with-dml": "paper",
-                     "adaptive-beats-fixed-threshold": "paper", "kd-beats-vanilla": "check",
+                     "adaptive-beats-fixed-threshold": "paper", "distillation-precondition": "check",
                      "expert-mode-occurs": "check"}
     untested = {c.id for c in rec.claims if c.measured.startswith("not tested")}
-    assert untested == {"adaptive-beats-fixed-threshold", "kd-beats-vanilla"}
+    assert untested == {"adaptive-beats-fixed-threshold", "distillation-precondition"}
     assert set(rec.baselines) == {"chance", "vanilla student"} and rec.baselines["chance"].value == 10.0
     with pytest.raises(ValueError, match="threads must be >= 0"):
         switokd.from_params(threads=-1)
