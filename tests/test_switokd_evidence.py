@@ -40,7 +40,7 @@ def test_grid_runs_in_smoke_and_reads_back(tmp_path):
     assert data["seeds"] == [0, 1] and len(data["cells"]) == 2 * len(shipped.GRID.arms)
     van = data["cells"]["vanilla/seed0"]
     assert set(van["curves"]) == {"main-vanilla-seed0", "main-kd-seed0"}
-    assert set(data["cells"]["fixed0.2/seed1"]["curves"]["fixed0.2-switokd-seed1"]) == {"expert", "paused", "acc_t",
+    assert set(data["cells"]["fixed0.1/seed1"]["curves"]["fixed0.1-switokd-seed1"]) == {"expert", "paused", "acc_t",
                                                                                            "acc_s"}
     ev = evidence.EvidenceRecord(data, path, shipped.GRID)
     cfg = shipped.record_config(ev)

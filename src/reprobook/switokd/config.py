@@ -24,7 +24,7 @@ class SwitOKDConfig:
     student: str = "mlp"
     third: str | None = None  # multi-net: second teacher (2T1S, the larger one) or second student (1T2S)
     teacher_width: int = 512  # book MLP teacher: two hidden layers of this width
-    student_width: int = 16  # book MLP student: one hidden layer of this width
+    student_width: int = 64  # book MLP student: one hidden layer of this width (about as many times fewer parameters as WRN-16-1 vs WRN-16-8)
     data_copies: int = 2  # book data (digits_hard): perturbed copies of every training and test digit
     data_shift: int = 1  # book data: largest random shift in pixels
     data_noise: float = 0.05  # book data: std of the Gaussian pixel noise
@@ -52,9 +52,9 @@ class SwitOKDConfig:
     n_seeds: int = 3
     ablations: bool = True
     ablation_seeds: int = 2
-    fixed_deltas: tuple[float, ...] = (0.2, 0.6, 0.8)
+    fixed_deltas: tuple[float, ...] = (0.1, 0.15, 0.25)  # inside the book pair's range of G (the paper: 0.2, 0.6, 0.8)
     taus: tuple[float, ...] = (2.0, 4.0)
-    gap_widths: tuple[int, ...] = (32, 128, 512)  # teacher widths of the capacity-gap sweep
+    gap_widths: tuple[int, ...] = (64, 128, 512)  # teacher widths of the capacity-gap sweep
     eval_batch: int = 1000
     num_workers: int = 2
     threads: int = 1  # torch CPU threads during the run (0: torch's default); tiny MLPs run fastest on one
@@ -140,7 +140,7 @@ PRESETS = {
         threads=0, reinit=("third",)),
 }
 SMOKE = {"epochs": 1, "milestones": (2,), "batch_size": 256, "teacher_width": 128, "n_seeds": 2, "ablation_seeds": 1,
-         "fixed_deltas": (0.6,), "taus": (), "gap_widths": (32,)}
+         "fixed_deltas": (0.15,), "taus": (), "gap_widths": (32,)}
 
 
 def from_params(*, preset: str = "book", smoke: bool = False, **overrides) -> SwitOKDConfig:
