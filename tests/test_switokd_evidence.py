@@ -45,7 +45,7 @@ def test_grid_runs_in_smoke_and_reads_back(tmp_path):
     ev = evidence.EvidenceRecord(data, path, shipped.GRID)
     cfg = shipped.record_config(ev)
     res = shipped.result_from_record(ev, cfg)
-    assert {"main/kd", "main/dml", "no_t<s/switokd", "width32/switokd"} <= set(res.runs)
+    assert {"main/kd", "main/dml", "no_t<s/switokd", "width64/switokd"} <= set(res.runs)
     assert res.runs["main/switokd"][1].seed == 1 and len(res.runs["main/switokd"][0].per_epoch("G")) == cfg.epochs
     assert evidence.replay(ev, steps=3, progress=False).check().match
     with pytest.raises(ValueError, match="unknown SwitOKD evidence arm"):
