@@ -129,13 +129,15 @@ def test_runs_are_reproducible_and_paired(tmp_path, monkeypatch):
 def test_whole_smoke_run_and_figures(tmp_path, monkeypatch):
     monkeypatch.setenv("REPROBOOK_RUN_DIR", str(tmp_path))
     res = switokd.run(_tiny_cfg(), progress=False)
-    assert {"main/vanilla", "main/dml", "main/switokd", "main/kd", "fixed0.6/switokd", "no_t<s/switokd",
+    assert {"main/vanilla", "main/dml", "main/switokd", "main/kd", "fixed0.15/switokd", "no_t<s/switokd",
             "figure_eps/switokd", "width32/dml", "width32/switokd"} <= set(res.runs)
     assert len(res.acc("main/switokd")) == 2
     for name in ("gap_vs_threshold", "expert_fraction", "accuracy_curves", "teacher_softness", "ablations",
                  "gap_sweep"):
         assert getattr(figures, name)(res).axes
     assert figures.replay_panel(res, 3).axes and figures.threshold_panel(0.8, 0.3, 0.6).axes
+    table = figures.sweep_table(res).data  # the sweep's paired difference with its 95 % interval, per width
+    assert "| 32 | 1 |" in table and "single value, no interval" in table
     with pytest.raises(ValueError, match="run_multinet"):
         switokd.run(switokd.PRESETS["paper_1t2s"])
 
