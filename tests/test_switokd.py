@@ -234,7 +234,7 @@ def test_claim_rules_on_hand_made_seeds():
     assert claims.expert_mode_occurs(0, 1000).verdict == "does not hold"
     assert claims.expert_mode_occurs(100, 1000).verdict == "holds"
     assert claims.reaches_paper([0.93], 92.50).verdict == "inconclusive"  # one seed: no interval
-    assert claims.rule_key("2T1S-T1-table7") == claims.TABLE7_ID and claims.rule_key("kd-beats-vanilla") in claims.RULES
+    assert claims.rule_key("2T1S-T1-table7") == claims.TABLE7_ID and claims.rule_key("distillation-precondition") in claims.RULES
 
 
 @pytest.mark.parametrize("preset", ["paper_2t1s", "paper_1t2s"])

@@ -58,7 +58,7 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
             trainer="reprobook.m2net.trainer:train"),
     Chapter("switokd", 3, "SwitOKD: switchable online knowledge distillation", "03_switokd.ipynb",
             "reprobook.switokd", "reprobook.switokd.config:PRESETS", 120,
-            trainer="reprobook.switokd.trainer:train"),
+            trainer="reprobook.switokd.trainer:train", evidence="reprobook.switokd.shipped:GRID"),
     Chapter("adasg", 4, "AdaSG: data-free quantization as a zero-sum game", "04_adasg.ipynb",
             "reprobook.dfq", "reprobook.dfq.config:ADASG_PRESETS", 180,
             trainer="reprobook.dfq.trainer:train"),

@@ -15,13 +15,15 @@ otherwise both learn mutually (**learning mode**).
 - :mod:`~reprobook.switokd.models`, :mod:`~reprobook.switokd.architectures`: book MLPs, official networks.
 - :mod:`~reprobook.switokd.data`, :mod:`~reprobook.switokd.config`, :mod:`~reprobook.switokd.experiment`,
   :mod:`~reprobook.switokd.figures`, :mod:`~reprobook.switokd.claims`.
+- :mod:`~reprobook.switokd.shipped`: the evidence grid (``reprobook evidence switokd``) and its record read back.
 - :mod:`~reprobook.switokd.trainer`: ``reprobook train switokd`` (paper scale, one or many processes).
 """
 
 from reprobook.switokd.config import PRESETS, SMOKE, SwitOKDConfig, from_params
 from reprobook.switokd.experiment import PairRun, SwitOKDResult, run, run_multinet
 from reprobook.switokd.switch import SwitchRule, SwitchStats, decide, epsilon, switch_stats, threshold
-from reprobook.switokd import claims, figures  # noqa: E402
+from reprobook.switokd import claims, figures, shipped  # noqa: E402
 
 __all__ = ["PRESETS", "SMOKE", "PairRun", "SwitOKDConfig", "SwitOKDResult", "SwitchRule", "SwitchStats", "claims",
-           "decide", "epsilon", "figures", "from_params", "run", "run_multinet", "switch_stats", "threshold"]
+           "decide", "epsilon", "figures", "from_params", "run", "run_multinet", "shipped", "switch_stats",
+           "threshold"]

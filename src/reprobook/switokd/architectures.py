@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -197,3 +198,17 @@ def build(arch: str, *, classes: int) -> nn.Module:
     if arch == "mobilenet_v1":
         return MobileNetV1(classes=classes)
     raise ValueError(f"unknown architecture {arch!r}; choose one of: {', '.join(ARCHS)}")
+
+
+@torch.no_grad()
+def official_reinit(net: nn.Module) -> nn.Module:
+    """The re-initialisation in the official Tiny-ImageNet and multi-network ``main.py``: every
+    convolution and linear weight drawn from N(0, std = 1/fan_in) with fan_in =
+    ``weight[0].nelement()`` (in-channels × kernel area), every BatchNorm γ set to 1; biases and
+    BatchNorm β keep their module init. Uses the global RNG (seeded before the build)."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.weight.normal_(0.0, 1.0 / float(m.weight[0].nelement()))
+        elif isinstance(m, nn.BatchNorm2d):
+            m.weight.fill_(1.0)
+    return net

@@ -27,7 +27,7 @@ from reprobook.engine import distributed
 from reprobook.engine.config import as_dict
 from reprobook.engine.loop import BatchStream, PhaseFit, cached_fit
 from reprobook.engine.runtime import resolve_device, seed_everything
-from reprobook.switokd.architectures import build
+from reprobook.switokd.architectures import build, official_reinit
 from reprobook.switokd.config import SwitOKDConfig
 from reprobook.switokd.data import CLASSES, digits_hard, paper_datasets
 from reprobook.switokd.models import book_student, book_teacher
@@ -95,11 +95,20 @@ def rule_of(cfg: SwitOKDConfig) -> SwitchRule:
 def datasets(cfg: SwitOKDConfig):
     """(train, test): the generated digits for the book, the real set under ``data_root`` otherwise."""
     if cfg.dataset == "digits_hard":
-        return digits_hard(split="train"), digits_hard(split="test")
+        kw = dict(copies=cfg.data_copies, test_copies=cfg.data_copies, shift=cfg.data_shift, noise=cfg.data_noise,
+                  occlusion=cfg.data_occlusion)
+        return digits_hard(split="train", **kw), digits_hard(split="test", **kw)
     return paper_datasets(cfg.dataset, cfg.data_root)
 
 
 def build_net(cfg: SwitOKDConfig, role: str, *, width: int | None = None) -> nn.Module:
+    """The network of ``role`` (teacher, student, third), re-initialised as the official script
+    does when ``role`` is in ``cfg.reinit``."""
+    net = _build_net(cfg, role, width=width)
+    return official_reinit(net) if role in cfg.reinit else net
+
+
+def _build_net(cfg: SwitOKDConfig, role: str, *, width: int | None = None) -> nn.Module:
     arch = getattr(cfg, role)
     classes = CLASSES[cfg.dataset]
     if arch == "mlp":
@@ -164,8 +173,8 @@ def _fit(fit_fn: PhaseFit | None, phase: str, tag_cfg: dict, step, **kwargs):
 
 
 def _history_to_run(key, method, seed, width, spe, hist, wall) -> PairRun:
-    steps, _ = hist.series("G")
-    series = {k: hist.series(k)[1] for k in STEP_KEYS}
+    steps, _ = hist.series("expert")
+    series = {k: hist.series(k)[1] for k in STEP_KEYS if k in hist.metrics}
     ev, acc_t = hist.series("acc_t")
     return PairRun(key=key, method=method, seed=seed, teacher_width=width, steps_per_epoch=spe, steps=steps,
                    series=series, eval_steps=ev, acc_t=acc_t, acc_s=hist.series("acc_s")[1], wall_s=wall)
@@ -175,12 +184,17 @@ def _history_to_run(key, method, seed, width, spe, hist, wall) -> PairRun:
 def train_pair(cfg: SwitOKDConfig, *, method: str, seed: int, train, test, key: str | None = None,
                rule: SwitchRule | None = None, teacher_width: int | None = None,
                kd_teacher: nn.Module | None = None, progress: bool = True,
-               fit_fn: PhaseFit | None = None) -> tuple[PairRun, nn.Module, nn.Module]:
+               fit_fn: PhaseFit | None = None, logged: tuple[str, ...] = STEP_KEYS,
+               ) -> tuple[PairRun, nn.Module, nn.Module]:
     """Train one teacher/student pair with ``method``; returns the run and both networks (on CPU).
 
     The same ``seed`` gives the same initial networks and batch order for every method.
     ``fit_fn`` (``TrainContext.fit``) replaces the engine's fit; the phase is ``<key>-seed<seed>``.
+    ``logged``: the batch scalars kept per step (``expert`` and ``paused`` always).
     """
+    logged = tuple(dict.fromkeys(("expert", "paused") + tuple(logged)))
+    if any(k not in STEP_KEYS for k in logged):
+        raise ValueError(f"logged must be a subset of {', '.join(STEP_KEYS)}; got {logged}")
     device = distributed.device_for(resolve_device(cfg.device))
     rule = rule or rule_of(cfg)
     width = teacher_width or cfg.teacher_width
@@ -210,7 +224,7 @@ def train_pair(cfg: SwitOKDConfig, *, method: str, seed: int, train, test, key: 
             set_lr(opt_t, lr_at(cfg.lr_t, epoch, cfg.milestones, cfg.gamma))
         out = okd_step(x, y, teacher=teacher_dp, student=student_dp, opt_t=opt_t, opt_s=opt_s, method=method,
                        rule=rule)
-        return {k_: out[k_] for k_ in STEP_KEYS}
+        return {k_: out[k_] for k_ in logged}
 
     def evaluate(_):
         kw = dict(device=device, batch=cfg.eval_batch, num_workers=cfg.num_workers)
@@ -440,3 +454,27 @@ def multinet_table(runs: dict):
         parts += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
                   "| " + " | ".join(str(row[h]) for h in head) + " |", ""]
     return Markdown("\n".join(parts) if parts else "*(no multi-network runs)*")
+
+
+def describe(cfg: SwitOKDConfig) -> str:
+    """The networks, data and schedule of a config, in words (Markdown), every number from ``cfg``."""
+    from reprobook.switokd.models import n_params
+
+    t, s = build_net(cfg, "teacher"), build_net(cfg, "student")
+    nt, ns = n_params(t), n_params(s)
+    if cfg.dataset == "digits_hard":
+        train, test = datasets(cfg)
+        data = (f"`digits_hard`: {cfg.data_copies} perturbed copies of each of scikit-learn's 8×8 digits "
+                f"(shift up to {cfg.data_shift} px, pixel noise std {cfg.data_noise:g}, "
+                + (f"a zeroed {cfg.data_occlusion}×{cfg.data_occlusion} square" if cfg.data_occlusion else "no occlusion")
+                + f"), {len(train)} training and {len(test)} test images")
+        nets = (f"teacher MLP 64-{cfg.teacher_width}-{cfg.teacher_width}-10 ({nt:,} parameters), student MLP "
+                f"64-{cfg.student_width}-10 ({ns:,} parameters), {nt / ns:.0f}× fewer")
+    else:
+        data = f"`{cfg.dataset}` under `data_root`"
+        nets = f"teacher `{cfg.teacher}` ({nt:,} parameters), student `{cfg.student}` ({ns:,} parameters)"
+    return (f"**Networks:** {nets}. **Data:** {data}. **Schedule:** {cfg.epochs} epochs, batch {cfg.batch_size}, "
+            f"SGD (momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}), learning rate teacher {cfg.lr_t:g} / "
+            f"student {cfg.lr_s:g}, ×{cfg.gamma:g} at epochs {', '.join(map(str, cfg.milestones))}; τ = {cfg.tau:g}; "
+            f"fixed thresholds of the ablation δ ∈ {{{', '.join(f'{d:g}' for d in cfg.fixed_deltas)}}}; "
+            f"capacity-gap teacher widths {', '.join(map(str, cfg.gap_widths))}.")

@@ -119,17 +119,17 @@ def gap_sweep(res: SwitOKDResult):
     """Capacity-gap sweep: student gain of SwitOKD over DML and expert fraction vs teacher width."""
     widths = sorted({r.teacher_width for k, rs in res.runs.items() if k.startswith("width") for r in rs})
     fig, (ax1, ax2) = figure(2, width=3.6, height=3.0)
-    gains, gse, fr = [], [], []
+    gains, lo, hi, fr = [], [], [], []
     for w in widths:
-        sw = [r.final_s for r in res.runs[f"width{w}/switokd"]]
-        dm = [r.final_s for r in res.runs[f"width{w}/dml"]]
-        g = np.array(sw) - np.array(dm)  # paired by seed
-        gains.append(g.mean())
-        gse.append(g.std(ddof=1) / np.sqrt(len(g)) if len(g) > 1 else 0.0)
+        v = sweep_verdict(res, w)  # paired by seed, 95 % t interval (points)
+        gains.append(v.estimate)
+        lo.append(v.estimate - v.ci[0] if np.isfinite(v.ci[0]) else 0.0)
+        hi.append(v.ci[1] - v.estimate if np.isfinite(v.ci[1]) else 0.0)
         fr.append(np.mean([r.fraction("paused") for r in res.runs[f"width{w}/switokd"]]))
-    ax1.errorbar(widths, 100 * np.array(gains), yerr=100 * np.array(gse), marker="o", color=PALETTE[0], capsize=3)
+    ax1.errorbar(widths, gains, yerr=[lo, hi], marker="o", color=PALETTE[0], capsize=3)
     ax1.axhline(0, color="k", lw=0.8)
-    ax1.set(xscale="log", xlabel="teacher width", ylabel="student gain over DML (points)", title="student gain")
+    ax1.set(xscale="log", xlabel="teacher width", ylabel="student gain over DML (points)",
+            title="student gain (95 % interval)")
     ax2.plot(widths, fr, marker="o", color=PALETTE[5])
     ax2.set(xscale="log", xlabel="teacher width", ylabel="expert fraction", ylim=(-0.02, 1.02),
             title="expert fraction (SwitOKD)")
@@ -137,6 +137,30 @@ def gap_sweep(res: SwitOKDResult):
         ax.minorticks_off()
         ax.set_xticks(widths, [str(w) for w in widths])
     return fig
+
+
+def sweep_verdict(res: SwitOKDResult, width: int):
+    """SwitOKD − DML final student accuracy at teacher width ``width``: paired over seeds, 95 % t interval."""
+    from reprobook.engine import stats
+
+    return stats.paired([r.final_s for r in res.runs[f"width{width}/switokd"]],
+                        [r.final_s for r in res.runs[f"width{width}/dml"]], names=("SwitOKD student", "DML student"),
+                        scale=100, digits=1, unit="points")
+
+
+def sweep_table(res: SwitOKDResult):
+    """The capacity-gap sweep as Markdown: per teacher width, the paired SwitOKD − DML student
+    difference with its 95 % interval, and how often SwitOKD paused the teacher."""
+    from IPython.display import Markdown
+
+    widths = sorted({r.teacher_width for k, rs in res.runs.items() if k.startswith("width") for r in rs})
+    lines = ["| teacher width | seeds | SwitOKD − DML student (points, 95 % interval) | teacher paused |",
+             "|---|---|---|---|"]
+    for w in widths:
+        v = sweep_verdict(res, w)
+        paused = np.mean([r.fraction("paused") for r in res.runs[f"width{w}/switokd"]])
+        lines.append(f"| {w} | {v.n} | {v.summary()} | {paused:.2f} |")
+    return Markdown("\n".join(lines) if widths else "*(no capacity-gap sweep in this run)*")
 
 
 # ----------------------------------------------------------------------------- widget panels
