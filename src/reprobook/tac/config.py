@@ -47,7 +47,7 @@ class TACConfig:
     grad_rescale: bool = True  # XNOR-Net code's (1 − 1/c_in)·n gradient factor
     sweep_rates: tuple[float, ...] = (0.5, 0.75, 0.9, 0.95)
     sweep_bits: tuple[int, ...] = (2, 3, 4, 5, 8)
-    sweep_seeds: int = 1  # seeds with the FC-treatment sweep and ablations (0: none)
+    sweep_seeds: int = 3  # seeds with the FC-treatment sweep and ablations (0: none)
     n_seeds: int = 3
     noise: float = 0.15  # digits_hard corruption
     occlude: float = 0.3
@@ -57,6 +57,11 @@ class TACConfig:
     seed: int = 0
     device: str = "auto"
     data_root: str | None = None
+
+    @property
+    def xnor_all_steps(self) -> int:
+        """XNOR-all's training steps: as many as TAC's (its trunk's ``bin_steps`` plus its FC stages)."""
+        return self.bin_steps + self.prune_steps + self.quant_steps
 
     @property
     def reads_data_root(self) -> bool:
