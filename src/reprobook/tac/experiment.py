@@ -431,6 +431,24 @@ GRID = Grid("tac", "reprobook.tac", arms=(ARM,), run_cell=evidence_cell, seeds=1
             replay_arm=ARM, replay_steps=REPLAY_STEPS)
 
 
+RUN_ONLY = ("n_seeds", "sweep_seeds", "seed", "device", "data_root", "num_workers", "eval_batch")
+
+
+def record_config(ev: EvidenceRecord) -> TACConfig:
+    """The configuration the shipped record was computed with."""
+    from reprobook import chapters
+    from reprobook.engine.training import build_config
+
+    d = ev.data
+    return build_config(chapters.CHAPTERS["tac"], preset=d["preset"], smoke=d["smoke"], data_root=None, sets=d["set"])
+
+
+def evidence_matches(ev: EvidenceRecord, cfg: TACConfig) -> bool:
+    """Whether the record's method (everything but which seeds run, and where) is ``cfg``'s."""
+    shipped, asked = as_dict(record_config(ev)), as_dict(cfg)
+    return all(shipped[k] == asked.get(k) for k in shipped if k not in RUN_ONLY)
+
+
 @torch.no_grad()
 def live_compression(result: TACResult, rate: float, bits: int, *, quantizer: str | None = None) -> dict:
     """The widget's quantity: seed 0's binary-conv network with its FC layers pruned to ``rate`` and
