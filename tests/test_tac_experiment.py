@@ -34,8 +34,8 @@ def test_run_structure_and_tac_network(tiny_run: TACResult):
     # XNOR-all trains as many steps as TAC (trunk + FC stages); the other binary variants bin_steps
     cfg = r.config
     hist = r.runs[0].histories
-    assert cfg.xnor_all_steps == cfg.bin_steps + cfg.prune_steps + cfg.quant_steps
-    assert hist["xnor_all"].series("loss")[0][-1] == cfg.xnor_all_steps
+    assert cfg.xnor_all_train_steps == cfg.bin_steps + cfg.prune_steps + cfg.quant_steps
+    assert hist["xnor_all"].series("loss")[0][-1] == cfg.xnor_all_train_steps
     assert hist["xnor_conv"].series("loss")[0][-1] == hist["fc_binary"].series("loss")[0][-1] == cfg.bin_steps
     # the marginal trade's binary-FC arm: XNOR conv-only's frozen trunk with binary FC layers
     fcb = r.runs[0].nets[TRUNK_FC_BINARY]

@@ -117,6 +117,9 @@ class Layer(nn.Module):
         if spec.group == "first":
             self.op = nn.Conv2d(spec.c_in, spec.c_out, spec.kernel_size, spec.stride, spec.padding)
             self.bn = nn.BatchNorm2d(spec.c_out, eps=spec.bn_eps)
+            # BN follows, so this bias (kept, as in XNOR-Net's code) has gradient zero; Adam would turn
+            # the rounding noise of that zero into full-size steps, so it is not trained
+            self.op.bias.requires_grad_(False)
         else:
             self.bn = (nn.BatchNorm2d if conv else nn.BatchNorm1d)(spec.c_in, eps=spec.bn_eps)
             self.op = (nn.Conv2d(spec.c_in, spec.c_out, spec.kernel_size, spec.stride, spec.padding) if conv
