@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib import ticker
 
 from reprobook.engine.plots import PALETTE, figure
 from reprobook.engine.results import fmt
@@ -93,9 +94,9 @@ def fc_treatments(m: Measured):
     q = cfg.quantizer
     curves = [("pruned, 32-bit values (rate sweep)", "FC pruned", "rate", {}, None),
               (f"pruned + {q} {cfg.bits} bit (rate sweep)", f"FC pruned + {q}", "rate",
-               {"bits": cfg.bits, "order": "prune_quantize"}, (0, 7)),
+               {"bits": cfg.bits, "order": "prune_quantize"}, (0, 4)),
               (f"pruned {100 * cfg.prune_rate:g}% + {q} (bit sweep)", f"FC pruned + {q}", "bits",
-               {"rate": cfg.prune_rate, "order": "prune_quantize"}, (0, -13))]
+               {"rate": cfg.prune_rate, "order": "prune_quantize"}, (0, -10))]
     for color, (label, treatment, key, match, offset) in zip(PALETTE, curves):
         pts = _groups(m.sweep, treatment, key, **match)
         if not pts:
@@ -105,11 +106,13 @@ def fc_treatments(m: Measured):
         ax.errorbar(xs, ys, yerr=err, fmt="o-", color=color, capsize=2, ms=4, lw=1, label=label)
         if offset is None:
             continue
-        for x, comp, acc, *_ in pts:  # rate labels above the points, bit labels below
-            if key == "bits" and x == cfg.bits:
-                continue  # the same point as the rate sweep's, labelled there
-            ax.annotate(f"{100 * x:g}%" if key == "rate" else f"{x} b", (comp, acc), fontsize=7, color=color,
-                        textcoords="offset points", xytext=offset, ha="center")
+        # rate labels above the points' intervals (the highest rate's below); the bit sweep's points lie close
+        # together, so only its two ends are labelled, below
+        shown = pts if key == "rate" else [pts[0], pts[-1]] if len(pts) > 1 else pts
+        for i, (x, comp, acc, lo, hi) in enumerate(shown):
+            below = key == "bits" or i == len(shown) - 1 and len(shown) > 1
+            ax.annotate(f"{100 * x:g}%" if key == "rate" else f"{x} b", (comp, lo if below else hi), fontsize=7,
+                        color=color, textcoords="offset points", xytext=(0, -10 if below else 4), ha="center")
     for marker, color, treatment, label in (("s", PALETTE[3], "FC binary", "FC binary (XNOR-all's FC)"),
                                             ("D", "k", "FC full precision", "FC full precision (XNOR conv-only)")):
         pts = _groups(m.sweep, treatment, "bits")
@@ -118,6 +121,8 @@ def fc_treatments(m: Measured):
             ax.errorbar([p[1]], [p[2]], yerr=[[p[2] - p[3]], [p[4] - p[2]]], fmt=marker, color=color, ms=7,
                         capsize=3, label=label)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}" if v in (2, 3, 5, 7) else ""))
     ax.set(xlabel="compression × (whole network, vs FP)", ylabel="test accuracy (%)",
            title=f"conv binary; FC treatments (mean, 95 % interval over {len({r['seed'] for r in m.sweep})} seeds)")
     ax.legend(fontsize=7, loc="lower left")
