@@ -25,13 +25,14 @@ CASES: dict[str, list[str]] = {
     # different sub-gradients after a step or two, and the pre-BN conv1 bias (true gradient 0) is
     # moved by Adam on rounding noise, which the frozen trunk's eval-mode BN then sees. So the
     # full-precision stage and the FC compression stages (prune, quantize on a fixed trunk) are
-    # compared step by step in two short runs; binary training shares their code path.
+    # compared step by step in two short runs (XNOR-all's end-to-end binary stage set to 0 steps); binary
+    # training shares their code path, and the binary-FC stage on the frozen trunk matches too.
     "tac-fp": ["tac", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "sweep_seeds=0",
                "--set", "fp_steps=6", "--set", "bin_steps=0", "--set", "prune_steps=0", "--set", "quant_steps=0",
                "--set", "batch_size=32"],
     "tac": ["tac", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "sweep_seeds=0",
-            "--set", "fp_steps=0", "--set", "bin_steps=0", "--set", "prune_steps=4", "--set", "quant_steps=4",
-            "--set", "batch_size=32"],
+            "--set", "fp_steps=0", "--set", "bin_steps=0", "--set", "xnor_all_steps=0", "--set", "prune_steps=4",
+            "--set", "quant_steps=4", "--set", "batch_size=32"],
     # M²Net: pre-training (random block drop), phase 1 and 2 of M²Net and BlockDrop (curriculum);
     # path samples, the block drop and the reward's batch diversity are global-batch quantities.
     "m2net": ["m2net", "--preset", "book", "--smoke", "--set", "n_seeds=1", "--set", "per_class=4",

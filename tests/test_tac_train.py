@@ -24,7 +24,7 @@ def test_train_tac_writes_record_phases_and_claims(tmp_path):
     assert all(c["verdict"] == "inconclusive" and c["n"] == 1 for c in rec["claims"])
     assert set(rec["baselines"]) == {"chance", "full precision"}
     phases = ["fp-seed0", "xnor_conv-seed0", "xnor_all-seed0", "fc_binary-seed0", "tac-prune0.9-seed0",
-              "tac-prune0.9-kmeans5-seed0"]
+              "tac-prune0.9-kmeans5-seed0", "trunk-binaryfc-seed0"]
     assert list(json.loads((out / "history.json").read_text())) == phases
     assert sorted(p.stem for p in (out / "checkpoints").glob("*.pt")) == sorted(phases)
     # resuming a finished run retrains nothing and gives the same record

@@ -15,9 +15,9 @@ cost per layer type; :mod:`~reprobook.tac.model` builds every variant from one c
 
 from reprobook.tac.accounting import Accounting, account
 from reprobook.tac.config import PRESETS, SMOKE, TACConfig, from_params
-from reprobook.tac.experiment import TACResult, build_net, live_compression, run
+from reprobook.tac.experiment import ARM, Measured, TACResult, build_net, live_compression, run
 from reprobook.tac.model import ARCHS, VARIANTS, TACNet
 from reprobook.tac import figures  # noqa: E402
 
-__all__ = ["ARCHS", "PRESETS", "SMOKE", "VARIANTS", "Accounting", "TACConfig", "TACNet", "TACResult", "account",
+__all__ = ["ARCHS", "PRESETS", "SMOKE", "VARIANTS", "Accounting", "TACConfig", "TACNet", "TACResult", "account", "ARM", "Measured",
            "build_net", "from_params", "live_compression", "run"]

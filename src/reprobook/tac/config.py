@@ -34,6 +34,7 @@ class TACConfig:
     lr_milestones: tuple[float, ...] = (0.75,)  # fractions of each stage where lr × 0.1
     fp_steps: int = 300  # stage 1: the full-precision network
     bin_steps: int = 200  # stage 2: each binary variant, from the FP weights
+    xnor_all_steps: int | None = None  # XNOR-all's steps (None: as many as TAC, bin + prune + quant steps)
     prune_steps: int = 150  # stage 3 (TAC): retrain the FC layers with fixed masks
     quant_steps: int = 100  # stage 4 (TAC): fine-tune the shared FC weights (codebooks)
     head_lr: float = 1e-3  # Adam lr of stages 3-4 (FC layers only, conv frozen)
@@ -47,7 +48,7 @@ class TACConfig:
     grad_rescale: bool = True  # XNOR-Net code's (1 − 1/c_in)·n gradient factor
     sweep_rates: tuple[float, ...] = (0.5, 0.75, 0.9, 0.95)
     sweep_bits: tuple[int, ...] = (2, 3, 4, 5, 8)
-    sweep_seeds: int = 1  # seeds with the FC-treatment sweep and ablations (0: none)
+    sweep_seeds: int = 3  # seeds with the FC-treatment sweep and ablations (0: none)
     n_seeds: int = 3
     noise: float = 0.15  # digits_hard corruption
     occlude: float = 0.3
@@ -57,6 +58,13 @@ class TACConfig:
     seed: int = 0
     device: str = "auto"
     data_root: str | None = None
+
+    @property
+    def xnor_all_train_steps(self) -> int:
+        """XNOR-all's training steps: by default as many as TAC's (its trunk's ``bin_steps`` plus its FC stages)."""
+        if self.xnor_all_steps is not None:
+            return self.xnor_all_steps
+        return self.bin_steps + self.prune_steps + self.quant_steps
 
     @property
     def reads_data_root(self) -> bool:
@@ -84,6 +92,8 @@ class TACConfig:
         for name in ("fp_steps", "bin_steps", "prune_steps", "quant_steps", "sweep_seeds", "kmeans_iters"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.xnor_all_steps is not None and not (isinstance(self.xnor_all_steps, int) and self.xnor_all_steps >= 0):
+            raise ValueError(f"xnor_all_steps must be None or an integer >= 0, got {self.xnor_all_steps!r}")
         if not all(0.0 < m < 1.0 for m in self.lr_milestones):
             raise ValueError(f"lr_milestones must be fractions in (0, 1); got {self.lr_milestones}")
 

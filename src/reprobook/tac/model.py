@@ -58,10 +58,13 @@ class LayerSpec:
     bn_eps: float = 1e-4
 
 
-def _digits_arch(c1: int = 32, c2: int = 64, c3: int = 64, fc: int = 512, classes: int = 10):
+def _digits_arch(c1: int = 32, k1: int = 7, c2: int = 32, c3: int = 32, fc: int = 192, classes: int = 10):
+    # AlexNet's proportions on 8×8 digits: a wide full-precision conv1 (7×7, like AlexNet's 11×11 it
+    # sees most of the image) and FC layers sized so that, once conv2-3 are binary, conv1 and the FC
+    # layers split the remaining MACs about as AlexNet's do (chapter table "per-layer-type shares").
     # input [B, 1, 8, 8] -> conv1 [B, c1, 8, 8] -> conv2 [B, c2, 4, 4] -> conv3 [B, c3, 2, 2] -> [B, 4·c3]
     return (1, 8), [
-        LayerSpec("conv1", "first", 1, c1, 3, 1, 1),
+        LayerSpec("conv1", "first", 1, c1, k1, 1, k1 // 2),
         LayerSpec("conv2", "conv", c1, c2, 3, 1, 1, pool=2),
         LayerSpec("conv3", "conv", c2, c3, 3, 1, 1, pool=2),
         LayerSpec("fc6", "fc", 4 * c3, fc),
@@ -114,6 +117,9 @@ class Layer(nn.Module):
         if spec.group == "first":
             self.op = nn.Conv2d(spec.c_in, spec.c_out, spec.kernel_size, spec.stride, spec.padding)
             self.bn = nn.BatchNorm2d(spec.c_out, eps=spec.bn_eps)
+            # BN follows, so this bias (kept, as in XNOR-Net's code) has gradient zero; Adam would turn
+            # the rounding noise of that zero into full-size steps, so it is not trained
+            self.op.bias.requires_grad_(False)
         else:
             self.bn = (nn.BatchNorm2d if conv else nn.BatchNorm1d)(spec.c_in, eps=spec.bn_eps)
             self.op = (nn.Conv2d(spec.c_in, spec.c_out, spec.kernel_size, spec.stride, spec.padding) if conv

@@ -24,7 +24,7 @@ from reprobook.engine.loop import History, fit
 from reprobook.engine.training import TrainContext
 from reprobook.tac import claims
 from reprobook.tac.config import TACConfig
-from reprobook.tac.experiment import MAIN_VARIANTS, TACResult, run
+from reprobook.tac.experiment import MAIN_VARIANTS, Measured, TACResult, run
 
 
 def _fitter(ctx: TrainContext):
@@ -53,7 +53,7 @@ def fill_record(record: results.Record, result: TACResult) -> None:
     }
     if result.sweep:
         record.metrics["sweep"] = result.sweep
-    claims.record_claims(record, result)
+    claims.record_claims(record, Measured.from_result(result))
 
 
 def train(cfg: TACConfig, ctx: TrainContext) -> results.Record:
