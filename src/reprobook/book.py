@@ -6,10 +6,17 @@ table (on the how-to-run page) are generated from their ``results.json`` records
 ``book/_generated/``. With ``$REPROBOOK_REPOSITORY_URL`` set to a GitHub repository, each chapter
 page gets Colab and Binder links to its committed notebook and the site a repository button. The build runs with warnings as
 errors, so a failed cell or a broken reference fails the command.
+
+The site is self-contained: MathJax is served from the site itself (``sphinx-mathjax-offline``),
+and the pages carry no widget state, so nothing is fetched from a CDN when a page is read. In each
+executed chapter, progress-bar widgets become the text line they ended on and the live controls
+of *Explore* become a note pointing to a live run (the static figure at the default values sits
+right above them); the notebooks' stored widget state is dropped.
 """
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -21,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from reprobook import chapters as _chapters
-from reprobook.engine.results import claims_markdown, load_record
+from reprobook.engine.results import claims_markdown, load_record, verdict_badge
 
 REPOSITORY_ENV = "REPROBOOK_REPOSITORY_URL"
 BRANCH_ENV = "REPROBOOK_REPOSITORY_BRANCH"
@@ -29,7 +36,69 @@ LAUNCH_CELL_ID = "reprobook-launch"  # marks the inserted links cell, so a rebui
 _GITHUB_URL = re.compile(r"https://github\.com/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?")
 _BRANCH = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
 
-VERDICT_MARK = {"holds": "✅ holds", "does not hold": "❌ does not hold", "inconclusive": "➖ inconclusive"}
+VERDICT_MARK = {v: verdict_badge(v) for v in ("holds", "does not hold", "inconclusive")}  # text badges, no emoji
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+LIVE_CONTROLS_NOTE = ("*Interactive controls: they need a running kernel. Open this chapter live (JupyterLab, "
+                      "Colab or Binder) to move them; the figure above shows their default values.*")
+_PROGRESS = {"FloatProgressModel", "IntProgressModel"}
+
+
+def _progress_line(model_id: str, state: dict) -> str | None:
+    """The text a tqdm progress-bar widget ended on (``desc: 100%|██████████| 400/400 [...]``), or
+    None when ``model_id`` is not a progress bar (an ``HBox`` of a label, a progress and a label)."""
+    box = state.get(model_id, {})
+    kids = [state.get(str(c).removeprefix("IPY_MODEL_"), {}) for c in box.get("state", {}).get("children", [])]
+    if box.get("model_name") != "HBoxModel" or not any(k.get("model_name") in _PROGRESS for k in kids):
+        return None
+    line = ""
+    for k in kids:
+        ks = k.get("state", {})
+        if k.get("model_name") in _PROGRESS:
+            lo, hi, v = ks.get("min", 0) or 0, ks.get("max", 100) or 100, ks.get("value", 0) or 0
+            filled = round(10 * max(0.0, min(1.0, (v - lo) / (hi - lo)))) if hi > lo else 0
+            line += "|" + "█" * filled + " " * (10 - filled) + "|"
+        elif isinstance(ks.get("value"), str):
+            text = html.unescape(re.sub(r"<[^>]+>", "", ks["value"])).replace("\u2007", " ").strip()
+            line += (" " if line and text else "") + text
+    return line
+
+
+def static_widgets(nb) -> int:
+    """Make an executed notebook's widget outputs static, in place; returns how many were replaced.
+
+    A progress bar becomes a stdout line with the text it ended on (consecutive lines merge into one
+    output); any other widget (the live controls of *Explore*) becomes :data:`LIVE_CONTROLS_NOTE`.
+    The notebook's widget state, which the book would otherwise embed in the page with a script
+    from a CDN to draw it, is removed.
+    """
+    import nbformat
+
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    replaced = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW) if out.get("output_type") in ("display_data", "execute_result") else None
+            if view is None:
+                outputs.append(out)
+                continue
+            replaced += 1
+            line = _progress_line(view.get("model_id", ""), state)
+            if line is None:
+                if not any(o.get("data", {}).get("text/markdown") == LIVE_CONTROLS_NOTE for o in outputs):
+                    outputs.append(nbformat.v4.new_output("display_data", data={"text/markdown": LIVE_CONTROLS_NOTE}))
+            elif outputs and outputs[-1].get("output_type") == "stream" and outputs[-1].get("name") == "stdout":
+                outputs[-1]["text"] = outputs[-1]["text"] + line + "\n"
+            else:
+                outputs.append(nbformat.v4.new_output("stream", name="stdout", text=line + "\n"))
+        cell.outputs = outputs
+    nb.metadata.pop("widgets", None)
+    return replaced
 
 
 def book_runs_dir() -> Path:
@@ -147,11 +216,13 @@ def numbered_pages(toc: Path) -> set[str]:
 
 
 def prepare_page(path: Path, chapter: _chapters.Chapter, *, numbered: bool, repo: Repository | None) -> None:
-    """Fit an executed chapter notebook for the book, idempotently: drop the title's typed chapter
-    number where the TOC numbers the page, and put the launch links cell on top when ``repo`` is set."""
+    """Fit an executed chapter notebook for the book, idempotently: make its widgets static
+    (:func:`static_widgets`), drop the title's typed chapter number where the TOC numbers the page,
+    and put the launch links cell on top when ``repo`` is set."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    static_widgets(nb)
     nb.cells = [c for c in nb.cells if c.get("id") != LAUNCH_CELL_ID]
     title = next(c for c in nb.cells if c.cell_type == "markdown")
     typed = re.search(r"^# (\d+)\. ", title.source, flags=re.M)

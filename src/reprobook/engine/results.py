@@ -22,6 +22,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -223,9 +224,18 @@ def _detectable(c: Mapping[str, Any]) -> str:
     return f" (smallest detectable effect at this n: ±{float(d):.3g}{u})"
 
 
+def verdict_badge(verdict: str) -> str:
+    """A verdict as a text badge: bold text wherever Markdown renders, a coloured box in the book
+    (classes ``verdict verdict-<verdict>``, styled by the book's stylesheet). Text, not emoji, so it
+    reads the same where no emoji font is installed."""
+    slug = re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
+    return f'<strong class="verdict verdict-{slug}">{verdict}</strong>'
+
+
 def verdict_cell(c: Mapping[str, Any], mark: Mapping[str, str] | None = None) -> str:
-    """The verdict column: the verdict, what an inconclusive one could have detected, baseline flags."""
-    v = (mark or {}).get(c["verdict"], f"**{c['verdict']}**")
+    """The verdict column: the verdict (a :func:`verdict_badge` unless ``mark`` maps it), what an
+    inconclusive one could have detected, baseline flags."""
+    v = (mark or {}).get(c["verdict"]) or verdict_badge(c["verdict"])
     text = v + _detectable(c)
     if c.get("beaten_by"):
         text += f"; every arm loses to {', '.join(c['beaten_by'])}: not a reproduction"
