@@ -92,9 +92,24 @@ def fmt(xs: Sequence[float] | float, *, digits: int = 2, scale: float = 1.0, uni
     return f"{m:.{digits}f} ± {sd:.{digits}f}{unit} (n={len(xs)})"
 
 
+_chapter: str | None = None  # the chapter of this process's Record, which names its run folder
+
+
 def run_dir() -> Path:
-    """Where this run writes its record and checkpoints."""
-    return Path(os.environ.get(RUN_DIR_ENV) or Path.cwd())
+    """Where this run writes its record and checkpoints.
+
+    ``$REPROBOOK_RUN_DIR`` when set (``reprobook run`` sets it to its ``--out``). A notebook opened
+    from the repository's ``notebooks/`` folder (JupyterLab's working directory there) writes under
+    ``runs/<chapter>/`` of the repository, the chapter being the one its :class:`Record` names, so
+    results and checkpoints never land next to the committed notebooks. Anywhere else: the
+    working directory.
+    """
+    if os.environ.get(RUN_DIR_ENV):
+        return Path(os.environ[RUN_DIR_ENV])
+    cwd = Path.cwd()
+    if _chapter and cwd.name == "notebooks" and (cwd.parent / "_config.yml").is_file():
+        return cwd.parent / "runs" / _chapter
+    return cwd
 
 
 def git_commit() -> str:
@@ -148,6 +163,10 @@ class Record:
     claims: list[Claim] = field(default_factory=list)
     baselines: dict[str, Baseline] = field(default_factory=dict)
     _t0: float = field(default_factory=time.perf_counter, repr=False)
+
+    def __post_init__(self):
+        global _chapter
+        _chapter = self.chapter  # names the run folder of a notebook opened from notebooks/ (run_dir)
 
     def baseline(self, name: str, value: float, description: str = "") -> Baseline:
         """Declare a reference baseline (display units) that claims can name in ``baselines=``."""
