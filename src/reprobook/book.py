@@ -217,12 +217,15 @@ def numbered_pages(toc: Path) -> set[str]:
 
 def prepare_page(path: Path, chapter: _chapters.Chapter, *, numbered: bool, repo: Repository | None) -> None:
     """Fit an executed chapter notebook for the book, idempotently: make its widgets static
-    (:func:`static_widgets`), drop the title's typed chapter number where the TOC numbers the page,
+    (:func:`static_widgets`), turn nbval comments into cell tags, drop the title's typed chapter number where the TOC numbers the page,
     and put the launch links cell on top when ``repo`` is set."""
     import nbformat
 
+    from reprobook.engine.execute import nbval_tags
+
     nb = nbformat.read(path, as_version=4)
     static_widgets(nb)
+    nbval_tags(nb)  # test markers are tags, not code a reader sees
     nb.cells = [c for c in nb.cells if c.get("id") != LAUNCH_CELL_ID]
     title = next(c for c in nb.cells if c.cell_type == "markdown")
     typed = re.search(r"^# (\d+)\. ", title.source, flags=re.M)

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -35,6 +36,34 @@ HASH_FILE = "run-hash"
 # keeps a seed's numbers identical from one machine to the next (reductions run in one order).
 KERNEL_ENV_DEFAULTS = {"OMP_NUM_THREADS": "1"}
 CELL_TIMEOUT_S = 1200  # no cell of a default run comes near this; a hung kernel fails instead of blocking
+
+
+# nbval's cell markers as cell tags: readers never see a test marker in a chapter's code. A cell
+# that still opens with the comment form (``# NBVAL_IGNORE_OUTPUT``) gets the tag instead, in the
+# notebooks written for nbval and in the book's pages.
+NBVAL_TAGS = {"NBVAL_IGNORE_OUTPUT": "nbval-ignore-output", "NBVAL_SKIP": "nbval-skip",
+              "NBVAL_CHECK_OUTPUT": "nbval-check-output", "NBVAL_RAISES_EXCEPTION": "raises-exception"}
+_NBVAL_COMMENT = re.compile(r"\A[ \t]*#[ \t]*(NBVAL_[A-Z_]+)[ \t]*(?:\r?\n|\Z)")
+
+
+def nbval_tags(nb) -> int:
+    """Move leading ``# NBVAL_…`` comments of code cells into nbval's cell tags, in place.
+
+    Returns how many cells changed. Unknown markers are left alone.
+    """
+    changed = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        m = _NBVAL_COMMENT.match(cell.source)
+        if not m or m[1] not in NBVAL_TAGS:
+            continue
+        cell.source = cell.source[m.end():]
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if NBVAL_TAGS[m[1]] not in tags:
+            tags.append(NBVAL_TAGS[m[1]])
+        changed += 1
+    return changed
 
 
 class ParameterError(ValueError):
@@ -213,7 +242,9 @@ def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force:
 
 
 def prepare_notebook(chapter: str | _chapters.Chapter, params: dict[str, Any], out_path: str | os.PathLike) -> Path:
-    """Write the notebook with ``params`` injected after its parameters cell, without executing it."""
+    """Write the notebook with ``params`` injected after its parameters cell, without executing it;
+    nbval markers are cell tags there (:func:`nbval_tags`)."""
+    import nbformat
     import papermill
 
     ch = _chapters.get(chapter) if isinstance(chapter, str) else chapter
@@ -222,4 +253,7 @@ def prepare_notebook(chapter: str | _chapters.Chapter, params: dict[str, Any], o
     out_path.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(_chapters.notebook_path(ch)), str(out_path), parameters=params,
                                kernel_name=KERNEL, prepare_only=True, progress_bar=False)
+    nb = nbformat.read(out_path, as_version=4)
+    if nbval_tags(nb):
+        nbformat.write(nb, out_path)
     return out_path
