@@ -84,8 +84,10 @@ def test_run_all_then_slider_changes_the_figure(lab):
         wait = WebDriverWait(driver, 90, ignored_exceptions=(StaleElementReferenceException,))
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
         # The title cell through jupyterlab-myst: citations rendered, MyST markup not shown raw.
-        title = wait.until(lambda d: [c for c in d.find_elements(By.CSS_SELECTOR, ".jp-MarkdownCell")
-                                      if c.find_elements(By.CSS_SELECTOR, ".cite-group")])[0]
+        title = WebDriverWait(driver, 30).until(
+            lambda d: [c for c in d.find_elements(By.CSS_SELECTOR, ".jp-MarkdownCell")
+                       if c.find_elements(By.CSS_SELECTOR, ".cite-group")],
+            message="no citation rendered as MyST: is jupyterlab-myst installed (the book extra)?")[0]
         assert "{cite:p}" not in title.text and "(chapter-intro)=" not in title.text, title.text[:200]
         # The notebook's kernel is started and this page is connected to it.
         wait.until(lambda d: _kernel_ready(base, token))
