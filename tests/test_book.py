@@ -201,3 +201,25 @@ def test_page_assets_are_unique_in_order():
     kept = unique_assets(scripts)
     assert [(s.filename, s.attributes) for s in kept] == [("a.js", {}), (None, {"body": body}), ("b.js", {}),
                                                           ("a.js", {"defer": "defer"})]
+
+
+def test_timings_say_when_and_why_a_run_exceeded_its_budget(tmp_path):
+    from reprobook.book import budget_note
+
+    budget = CHAPTERS["tac"].budget_s
+    for name, load in (("tac", 2 * 8.0), ("m2net", 0.1)):
+        rec = Record(name, parameters={"preset": "book"}).to_dict()
+        rec.update(wall_time_s=budget * 3.0, load=load, cpus=2, threads=1)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(rec))
+    rec = Record("switokd", parameters={"preset": "book"}).to_dict()
+    rec.update(wall_time_s=1.0)
+    (tmp_path / "switokd").mkdir()
+    (tmp_path / "switokd" / "results.json").write_text(json.dumps(rec))
+    rows = {line.split(" | ")[0]: line for line in timings_markdown(tmp_path).splitlines()}
+    assert "**over budget** (×3.0): the machine's load was 16 on 2 CPUs" in rows["| 1. " + CHAPTERS["tac"].title]
+    assert "on an unloaded machine" in rows["| 2. " + CHAPTERS["m2net"].title]
+    assert rows["| 3. " + CHAPTERS["switokd"].title].endswith("|  |")
+    assert f"| {budget * 6 + 1:.0f} s |" in rows["| **all chapters, one after another**"]
+    assert budget_note(1.0, 2, {}) == ""
+    assert "threads" in budget_note(10.0, 2, {"threads": 4, "cpus": 2, "load": 1.0})

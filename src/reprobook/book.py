@@ -159,19 +159,41 @@ def scoreboard_markdown(runs_root: Path) -> str:
     return "\n".join(summary) + "\n\n<!-- details -->\n\n" + "\n\n".join(details) + "\n"
 
 
+def budget_note(wall_s: float, budget_s: int, rec: dict) -> str:
+    """Why a run may have exceeded its budget, from what its record measured; empty within budget."""
+    if wall_s <= budget_s:
+        return ""
+    note = f"**over budget** (×{wall_s / budget_s:.1f})"
+    load, cpus, threads = rec.get("load"), rec.get("cpus"), rec.get("threads")
+    if isinstance(load, (int, float)) and isinstance(cpus, int) and load > cpus:
+        return note + f": the machine's load was {load:g} on {cpus} CPUs, so other work shared its cores"
+    if isinstance(threads, int) and isinstance(cpus, int) and threads > cpus:
+        return note + f": torch ran {threads} threads on {cpus} CPUs"
+    if load is None:
+        return note + ": the record predates load measurement; a busy machine is the usual cause"
+    return note + ": on an unloaded machine, so the run itself is slower than its budget"
+
+
 def timings_markdown(runs_root: Path) -> str:
-    """Markdown table of each chapter's measured wall time next to its budget, from the run records."""
-    rows = ["| chapter | measured wall time | budget | preset | torch threads | CPUs |", "|---|---|---|---|---|---|"]
+    """Markdown table of each chapter's measured wall time next to its budget, from the run records;
+    a run over its budget says so and why it may be (machine load, threads), and a last row sums them."""
+    rows = ["| chapter | measured wall time | budget | preset | torch threads | CPUs | machine load | note |",
+            "|---|---|---|---|---|---|---|---|"]
+    total, budgets = 0.0, 0
     for ch, rec in _records(runs_root):
         if rec is None:
-            rows.append(f"| {ch.number}. {ch.title} | not run | {ch.budget_s} s | | | |")
+            rows.append(f"| {ch.number}. {ch.title} | not run | {ch.budget_s} s | | | | | |")
             continue
         params = rec["parameters"]
         smoke = bool(params.get("smoke"))
         preset = f"`{params.get('preset', '?')}`" + (" (smoke)" if smoke else "")
         budget = ch.smoke_budget_s if smoke else ch.budget_s
+        load = rec.get("load")
+        total, budgets = total + rec["wall_time_s"], budgets + budget
         rows.append(f"| {ch.number}. {ch.title} | {rec['wall_time_s']:.0f} s | {budget} s | {preset} | "
-                    f"{rec.get('threads', '—')} | {rec.get('cpus', '—')} |")
+                    f"{rec.get('threads', '—')} | {rec.get('cpus', '—')} | {'—' if load is None else f'{load:g}'} | "
+                    f"{budget_note(rec['wall_time_s'], budget, rec)} |")
+    rows.append(f"| **all chapters, one after another** | {total:.0f} s | {budgets} s | | | | | |")
     return "\n".join(rows) + "\n"
 
 

@@ -208,6 +208,7 @@ class Record:
             "wall_time_s": round(time.perf_counter() - self._t0, 2),
             "threads": _torch_threads(),
             "cpus": usable_cpus(),
+            "load": _load_average(),
             "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
 
@@ -223,6 +224,14 @@ class Record:
         from IPython.display import Markdown
 
         return Markdown(self.claims_markdown())
+
+
+def _load_average() -> float | None:
+    """The machine's load over the last minute (runnable processes, all users), where the OS says."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def beats_all(value: float, verdict: Verdict) -> bool:
