@@ -27,6 +27,7 @@ from reprobook.engine.checkpoint import package_digest
 from reprobook.engine.errors import worker_error_message
 from reprobook.engine.kernel import kernel_manager_class, kill_kernels
 from reprobook.engine.lock import run_dir_lock
+from reprobook.engine.loop import TERMINAL_PROGRESS_ENV
 from reprobook.engine.results import RUN_DIR_ENV
 
 KERNEL = "python3"
@@ -193,7 +194,8 @@ def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force:
     for stale in (hash_file, out / "results.json"):
         stale.unlink(missing_ok=True)
     tmp = out / f".{ch.stem}.running.ipynb"
-    env = {**{k: v for k, v in KERNEL_ENV_DEFAULTS.items() if k not in os.environ}, RUN_DIR_ENV: str(out)}
+    env = {**{k: v for k, v in KERNEL_ENV_DEFAULTS.items() if k not in os.environ}, RUN_DIR_ENV: str(out),
+           TERMINAL_PROGRESS_ENV: "1" if progress else ""}  # the loop's own progress lines in this terminal
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel papermill starts inherits this environment
     t0, started = time.perf_counter(), time.time() - 1
