@@ -223,3 +223,19 @@ def test_timings_say_when_and_why_a_run_exceeded_its_budget(tmp_path):
     assert f"| {budget * 6 + 1:.0f} s |" in rows["| **all chapters, one after another**"]
     assert budget_note(1.0, 2, {}) == ""
     assert "threads" in budget_note(10.0, 2, {"threads": 4, "cpus": 2, "load": 1.0})
+
+
+def test_bibliography_labels_are_author_year_like_the_citations():
+    from pybtex.database import parse_string
+
+    from reprobook.bibstyle import AuthorYearLabels
+
+    bib = parse_string(r"""
+    @article{a, author = {Biao Qian and Yang Wang and Richang Hong}, title = {One}, year = {2023}}
+    @article{b, author = {Biao Qian and Yang Wang and Meng Wang}, title = {Two}, year = {2023}}
+    @article{c, author = {Geoffrey Hinton and Oriol Vinyals}, title = {Three}, year = {2015}}
+    @article{d, author = {Mohammad {Rastegari}}, title = {Four}, year = {2016}}
+    """, "bibtex")
+    labels = list(AuthorYearLabels().format_labels(bib.entries.values()))
+    assert labels == ["Qian et al., 2023a", "Qian et al., 2023b", "Hinton and Vinyals, 2015", "Rastegari, 2016"]
+    assert "reprobook_author_year" in (repo_root() / "_config.yml").read_text()

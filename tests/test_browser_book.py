@@ -138,8 +138,8 @@ def test_figures_numbered_per_chapter_and_notebook_downloads(site, browser):
         if f"book/runs/{ch.name}/{ch.stem}" in numbered:  # Fig. N.1, N.2, ... with N the chapter's number
             expected = [f"Fig. {ch.number}.{i}" for i in range(1, len(captions) + 1)]
             assert browser.find_element(By.CSS_SELECTOR, "h1 .section-number").text.strip() == f"{ch.number}."
-        else:  # the unnumbered chapter 0 counts its figures plainly
-            expected = [f"Fig. {i}" for i in range(1, len(captions) + 1)]
+        else:  # the unnumbered chapter 0 numbers them with its own number, apart from chapter 1's
+            expected = [f"Fig. {ch.number}.{i}" for i in range(1, len(captions) + 1)]
         assert captions == expected, f"{page}: figure numbers {captions}"
         links = browser.find_elements(By.CSS_SELECTOR, "a.btn-download-source-button")
         hrefs = [a.get_attribute("href") for a in links]
