@@ -188,3 +188,14 @@ def test_chapter_pages_are_light(html_dir):
         kib = len(text.encode()) / 1024
         assert kib <= PAGE_BUDGET_KIB, f"{page.name}: {kib:.0f} KiB of HTML (budget {PAGE_BUDGET_KIB} KiB)"
         assert "widget-state+json" not in text and "widget-view+json" not in text, f"{page.name}: widget state"
+
+
+def test_verdicts_are_styled_text_badges(site, browser):
+    """Verdicts read as text in coloured boxes (the book's stylesheet), not as emoji a font may lack."""
+    browser.get(f"{site}/book/scoreboard.html")
+    badges = browser.find_elements(By.CSS_SELECTOR, "strong.verdict")
+    assert badges, "the scoreboard shows its verdicts as badges"
+    for b in badges[:5]:
+        assert b.text.strip() in ("holds", "does not hold", "inconclusive")
+        background = browser.execute_script("return getComputedStyle(arguments[0]).backgroundColor", b)
+        assert background not in ("rgba(0, 0, 0, 0)", "transparent"), f"badge {b.text!r} is not styled"
