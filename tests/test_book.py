@@ -97,9 +97,9 @@ def test_prepare_page_numbers_from_the_toc_and_launch_cell_is_idempotent(tmp_pat
     assert path.read_text() == once
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].source.count("colab.research.google.com/github/some-owner/some-repo/blob/main/notebooks/01_tac.ipynb") == 1
-    assert "\n# TAC: targeted\n" in nb.cells[1].source and len(nb.cells) == 3
+    assert "\n# TAC: targeted\n" in nb.cells[1].source and len(nb.cells) == 4  # links, title, body, the code that ran
     prepare_page(path, tac, numbered=True, repo=None)
-    assert "colab" not in path.read_text() and len(nbformat.read(path, as_version=4).cells) == 2
+    assert "colab" not in path.read_text() and len(nbformat.read(path, as_version=4).cells) == 3
     unnumbered = _title_notebook(tmp_path / "u.ipynb", "1. TAC: targeted")
     prepare_page(unnumbered, tac, numbered=False, repo=None)
     assert "# 1. TAC" in unnumbered.read_text()
@@ -239,3 +239,30 @@ def test_bibliography_labels_are_author_year_like_the_citations():
     labels = list(AuthorYearLabels().format_labels(bib.entries.values()))
     assert labels == ["Qian et al., 2023a", "Qian et al., 2023b", "Hinton and Vinyals, 2015", "Rastegari, 2016"]
     assert "reprobook_author_year" in (repo_root() / "_config.yml").read_text()
+
+
+def test_code_that_ran_reads_the_key_code_from_src():
+    import inspect
+
+    from reprobook.book import code_that_ran
+    from reprobook.intro.experiment import train_one
+
+    md = code_that_ran(CHAPTERS["intro"])
+    lines, first = inspect.getsourcelines(train_one)
+    assert md.startswith("## The code that ran")
+    assert f"`src/reprobook/intro/experiment.py`, lines {first}–{first + len(lines) - 1}" in md
+    assert "".join(lines).rstrip() in md  # the source as it is now, docstring included
+    for ch in CHAPTERS.values():  # every chapter names code that exists
+        assert ch.key_code, ch.name
+        assert code_that_ran(ch).count("```python") == len(ch.key_code)
+
+
+def test_prepare_page_appends_the_code_once(tmp_path):
+    path = tmp_path / "00_intro.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 0. T")]
+    nbformat.write(nb, path)
+    for _ in range(2):  # idempotent
+        prepare_page(path, CHAPTERS["intro"], numbered=False, repo=None)
+    cells = nbformat.read(path, as_version=4).cells
+    assert [c.source.startswith("## The code that ran") for c in cells] == [False, True]

@@ -33,6 +33,7 @@ from reprobook.engine.results import claims_markdown, load_record, verdict_badge
 REPOSITORY_ENV = "REPROBOOK_REPOSITORY_URL"
 BRANCH_ENV = "REPROBOOK_REPOSITORY_BRANCH"
 LAUNCH_CELL_ID = "reprobook-launch"  # marks the inserted links cell, so a rebuild replaces it
+CODE_CELL_ID = "reprobook-code"  # marks the inserted "code that ran" cell
 _GITHUB_URL = re.compile(r"https://github\.com/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?")
 _BRANCH = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
 
@@ -99,6 +100,33 @@ def static_widgets(nb) -> int:
         cell.outputs = outputs
     nb.metadata.pop("widgets", None)
     return replaced
+
+
+def code_that_ran(chapter: _chapters.Chapter) -> str:
+    """Markdown showing the chapter's key code (``chapter.key_code``), read from ``src/`` when the
+    page is built, each object with its docstring, file and line numbers."""
+    import importlib
+    import inspect
+
+    parts = ["## The code that ran",
+             "The method's key code, read from the package when this page was built, so it is the code of this "
+             "build (the full package is in `src/`; each block names its file and lines)."]
+    for ref in chapter.key_code:
+        module, qualname = ref.split(":")
+        obj = importlib.import_module(module)
+        for name in qualname.split("."):
+            obj = getattr(obj, name)
+        lines, first = inspect.getsourcelines(obj)
+        path = Path(inspect.getsourcefile(obj)).resolve()
+        try:
+            shown = path.relative_to(_chapters.repo_root()).as_posix()
+        except (ValueError, _chapters.SourceCheckoutError):
+            shown = module.replace(".", "/") + ".py"
+        source = "".join(lines).rstrip("\n")
+        fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", source)), default=0))
+        parts.append(f"### `{module}.{qualname}`\n\n`{shown}`, lines {first}–{first + len(lines) - 1}\n\n"
+                     f"{fence}python\n{source}\n{fence}")
+    return "\n\n".join(parts)
 
 
 def book_runs_dir() -> Path:
@@ -239,8 +267,9 @@ def numbered_pages(toc: Path) -> set[str]:
 
 def prepare_page(path: Path, chapter: _chapters.Chapter, *, numbered: bool, repo: Repository | None) -> None:
     """Fit an executed chapter notebook for the book, idempotently: make its widgets static
-    (:func:`static_widgets`), turn nbval comments into cell tags, drop the title's typed chapter number where the TOC numbers the page,
-    and put the launch links cell on top when ``repo`` is set."""
+    (:func:`static_widgets`), turn nbval comments into cell tags, drop the title's typed chapter
+    number where the TOC numbers the page, append "The code that ran" (:func:`code_that_ran`), and put
+    the launch links cell on top when ``repo`` is set."""
     import nbformat
 
     from reprobook.engine.execute import nbval_tags
@@ -248,13 +277,17 @@ def prepare_page(path: Path, chapter: _chapters.Chapter, *, numbered: bool, repo
     nb = nbformat.read(path, as_version=4)
     static_widgets(nb)
     nbval_tags(nb)  # test markers are tags, not code a reader sees
-    nb.cells = [c for c in nb.cells if c.get("id") != LAUNCH_CELL_ID]
+    nb.cells = [c for c in nb.cells if c.get("id") not in (LAUNCH_CELL_ID, CODE_CELL_ID)]
     title = next(c for c in nb.cells if c.cell_type == "markdown")
     typed = re.search(r"^# (\d+)\. ", title.source, flags=re.M)
     if numbered and typed:
         if int(typed[1]) != chapter.number:
             raise ValueError(f"{path}: title says chapter {typed[1]}, the registry says {chapter.number}")
         title.source = title.source[:typed.start()] + "# " + title.source[typed.end():]
+    if chapter.key_code:
+        code = nbformat.v4.new_markdown_cell(code_that_ran(chapter))
+        code.id = CODE_CELL_ID
+        nb.cells.append(code)
     if repo is not None:
         links = " · ".join(f"[{label}]({href})" for label, href in repo.launch_links(chapter.stem).items())
         cell = nbformat.v4.new_markdown_cell(

@@ -28,6 +28,7 @@ class Chapter:
     smoke_budget_s: int = 20
     trainer: str = ""  # "module:function" run by `reprobook train`: train(cfg, ctx) -> Record
     evidence: str = ""  # "module:ATTRIBUTE" of the chapter's evidence Grid, run by `reprobook evidence`
+    key_code: tuple[str, ...] = ()  # "module:qualname" of the method's key code, shown on the chapter's page
 
     @property
     def stem(self) -> str:
@@ -62,31 +63,40 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
     Chapter("intro", 0, "The toolkit: a run, a figure, a widget, a record", "00_intro.ipynb",
             "reprobook.intro", "reprobook.intro.config:PRESETS", 30, preset_names=("book", "long"),
             trainer="reprobook.intro.trainer:train",
-            evidence="reprobook.intro.experiment:GRID"),
+            evidence="reprobook.intro.experiment:GRID", key_code=("reprobook.intro.experiment:train_one",)),
     Chapter("tac", 1, "TAC: targeted acceleration and compression of 1-bit networks", "01_tac.ipynb",
             "reprobook.tac", "reprobook.tac.config:PRESETS", 120, preset_names=("book", "paper", "paper_cifar"),
-            trainer="reprobook.tac.trainer:train"),
+            trainer="reprobook.tac.trainer:train",
+            key_code=("reprobook.tac.binarize:XNORWeight", "reprobook.tac.compress:weight_sharing")),
     Chapter("m2net", 2, "M²Net: geo-aware inference-path selection", "02_m2net.ipynb",
             "reprobook.m2net", "reprobook.m2net.config:PRESETS", 120,
-            trainer="reprobook.m2net.trainer:train"),
+            trainer="reprobook.m2net.trainer:train",
+            key_code=("reprobook.m2net.method:reward", "reprobook.m2net.method:phase1_loss")),
     Chapter("switokd", 3, "SwitOKD: switchable online knowledge distillation", "03_switokd.ipynb",
             "reprobook.switokd", "reprobook.switokd.config:PRESETS", 120,
             preset_names=("book", "paper", "paper_cifar10", "paper_cifar100", "paper_tiny", "paper_imagenet",
                           "paper_2t1s", "paper_1t2s"),
-            trainer="reprobook.switokd.trainer:train"),
+            trainer="reprobook.switokd.trainer:train",
+            key_code=("reprobook.switokd.switch:decide", "reprobook.switokd.okd:okd_step")),
     Chapter("adasg", 4, "AdaSG: data-free quantization as a zero-sum game", "04_adasg.ipynb",
             "reprobook.dfq", "reprobook.dfq.config:ADASG_PRESETS", 180, preset_names=_DFQ_PRESETS,
-            trainer="reprobook.dfq.trainer:train"),
+            trainer="reprobook.dfq.trainer:train",
+            key_code=("reprobook.dfq.adaptability:normalized_entropy", "reprobook.dfq.adaptability:margin_loss",
+                      "reprobook.dfq.adasg:adasg_method")),
     Chapter("adadfq", 5, "AdaDFQ: adaptive data-free quantization", "05_adadfq.ipynb",
             "reprobook.dfq", "reprobook.dfq.config:ADADFQ_PRESETS", 180, preset_names=_DFQ_PRESETS,
-            trainer="reprobook.dfq.trainer:train"),
+            trainer="reprobook.dfq.trainer:train",
+            key_code=("reprobook.dfq.adaptability:disagreement_loss", "reprobook.dfq.adaptability:agreement_loss",
+                      "reprobook.dfq.adaptability:balance_loss", "reprobook.dfq.adadfq:adadfq_method")),
     Chapter("ffgan", 6, "FF-GAN: fine-grained text-image fusion", "06_ffgan.ipynb",
             "reprobook.ffgan", "reprobook.ffgan.config:PRESETS", 180, trainer="reprobook.ffgan.trainer:train",
-            evidence="reprobook.ffgan.shipped:GRID"),
+            evidence="reprobook.ffgan.shipped:GRID",
+            key_code=("reprobook.ffgan.model:ACM", "reprobook.ffgan.model:SentenceAttention")),
     Chapter("strdiffusion", 7, "StrDiffusion: structure-guided diffusion inpainting", "07_strdiffusion.ipynb",
             "reprobook.strdiffusion", "reprobook.strdiffusion.config:PRESETS", 240,
             preset_names=("book", "paper", "paper_t400"),
-            trainer="reprobook.strdiffusion.trainer:train", evidence="reprobook.strdiffusion.fitting:GRID"),
+            trainer="reprobook.strdiffusion.trainer:train", evidence="reprobook.strdiffusion.fitting:GRID",
+            key_code=("reprobook.strdiffusion.sde:IRSDE", "reprobook.strdiffusion.sampler:Resampling")),
 ]}
 
 
