@@ -20,8 +20,16 @@ INSTALL_HINT = ("headless Chromium is needed: install the Debian packages 'chrom
                 "(apt-get update && apt-get install -y chromium chromium-driver); `make test` does this when run as root")
 
 
-def chrome(width: int = 1280, height: int = 1600):
-    """A headless Chrome WebDriver using the system browser and driver (nothing is downloaded)."""
+# Every host name but the local server's fails to resolve: the page is read as with the network off.
+OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
+
+
+def chrome(width: int = 1280, height: int = 1600, *, offline: bool = False):
+    """A headless Chrome WebDriver using the system browser and driver (nothing is downloaded).
+
+    Its console messages are kept (``driver.get_log("browser")``); ``offline`` cuts it off from
+    every host except 127.0.0.1.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -32,12 +40,24 @@ def chrome(width: int = 1280, height: int = 1600):
     opts = webdriver.ChromeOptions()
     opts.binary_location = browser
     for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}"):
+                f"--window-size={width},{height}", *([OFFLINE] if offline else [])):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     try:
         return webdriver.Chrome(service=Service(executable_path=driver), options=opts)
     except Exception as e:  # the browser exists but cannot start
         pytest.fail(f"Chromium did not start ({str(e).splitlines()[0][:200]}); {INSTALL_HINT}", pytrace=False)
+
+
+def console_errors(driver) -> list[str]:
+    """The console errors logged since the last call (warnings and messages pass)."""
+    return [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+def foreign_requests(driver) -> list[str]:
+    """Resources the current page asked of any origin but its own."""
+    return driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)"
+                                 ".filter(n => !n.startsWith(location.origin))")
 
 
 def free_port() -> int:

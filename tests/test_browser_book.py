@@ -1,6 +1,7 @@
 """The rendered book in headless Chromium: built from smoke-mode runs of every chapter in a
-temporary folder, served on 127.0.0.1, without a repository URL (so without launch links).
-Screenshots of each chapter page go to ``_build/test-artifacts/``."""
+temporary folder, served on 127.0.0.1, without a repository URL (so without launch links), and
+read with the network off: every page loads only from the site, logs no console error, and shows
+its formulas typeset by MathJax. Screenshots of each chapter page go to ``_build/test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from _browser import chrome, serve
+from _browser import chrome, console_errors, foreign_requests, serve
 from reprobook import chapters
 from reprobook.book import REPOSITORY_ENV, numbered_pages, render, stage_sources
 
@@ -33,23 +34,39 @@ def _smoke_run(root, ch):
     assert proc.returncode == 0, f"{ch.name}: {proc.stderr[-1500:]}"
 
 
+PAGE_BUDGET_KIB = 250  # HTML of one chapter page, figures and scripts apart
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def html_dir(tmp_path_factory):
     root = stage_sources(tmp_path_factory.mktemp("book"))
     with ThreadPoolExecutor(2) as pool:  # two kernels at once on the 2-core machine
         list(pool.map(lambda ch: _smoke_run(root, ch), chapters.available().values()))
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(REPOSITORY_ENV, raising=False)
-        html = render(root=root, quiet=True)
-    with serve(html) as url:
+        return render(root=root, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def site(html_dir):
+    with serve(html_dir) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    driver = chrome()
+    driver = chrome(offline=True)
     yield driver
     driver.quit()
+
+
+def typeset(browser) -> bool | None:
+    """Wait for MathJax to finish typesetting the page: True when done, None when MathJax never loaded."""
+    browser.set_script_timeout(30)
+    return browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "if (window.MathJax && MathJax.startup && MathJax.startup.promise)"
+        "  MathJax.startup.promise.then(() => done(true), () => done(false)); else done(null);")
 
 
 def _toc_pages(browser, base):
@@ -66,10 +83,14 @@ def test_every_page_loads_clean_and_chapters_have_figures(site, browser):
     chapter_pages = [p for p in pages if "/runs/" in p]
     assert len(chapter_pages) == len(chapters.available())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    console_errors(browser)  # the log so far belongs to the table of contents' loading
     for page in pages:
         browser.get(page)
         assert browser.execute_script("return document.readyState") == "complete"
         assert "404" not in browser.title, page
+        typeset(browser)
+        assert not (errors := console_errors(browser)), f"{page}: console errors: {errors[:3]}"
+        assert not (foreign := foreign_requests(browser)), f"{page}: fetched from outside the site: {foreign[:3]}"
         errors = browser.find_elements(By.CSS_SELECTOR, ".cell_output .output.traceback, .cell_output .output.error")
         assert not errors, f"{page}: an output cell holds an error: {errors[0].text[:300]}"
         body = browser.find_element(By.TAG_NAME, "body").text
@@ -117,8 +138,8 @@ def test_figures_numbered_per_chapter_and_notebook_downloads(site, browser):
         if f"book/runs/{ch.name}/{ch.stem}" in numbered:  # Fig. N.1, N.2, ... with N the chapter's number
             expected = [f"Fig. {ch.number}.{i}" for i in range(1, len(captions) + 1)]
             assert browser.find_element(By.CSS_SELECTOR, "h1 .section-number").text.strip() == f"{ch.number}."
-        else:  # the unnumbered chapter 0 counts its figures plainly
-            expected = [f"Fig. {i}" for i in range(1, len(captions) + 1)]
+        else:  # the unnumbered chapter 0 numbers them with its own number, apart from chapter 1's
+            expected = [f"Fig. {ch.number}.{i}" for i in range(1, len(captions) + 1)]
         assert captions == expected, f"{page}: figure numbers {captions}"
         links = browser.find_elements(By.CSS_SELECTOR, "a.btn-download-source-button")
         hrefs = [a.get_attribute("href") for a in links]
@@ -139,3 +160,42 @@ def test_navigation_links_walk_the_whole_book(site, browser):
         browser.get(urljoin(browser.current_url, nxt[0].get_attribute("href")))
         visited.append(browser.current_url.split("#")[0])
     assert visited == pages, "the 'next' links visit the table of contents in order"
+
+
+def test_formulas_typeset_without_network(site, browser):
+    """MathJax comes from the site itself: with the network off every formula is MathJax output."""
+    typeset_pages = 0
+    for ch in chapters.available().values():
+        page = f"{site}/book/runs/{ch.name}/{ch.stem}.html"
+        browser.get(page)
+        maths = len(browser.find_elements(By.CSS_SELECTOR, ".math"))
+        if not maths:
+            continue
+        assert typeset(browser) is True, f"{page}: MathJax did not load"
+        raw = browser.execute_script(
+            "return Array.from(document.querySelectorAll('.math'))"
+            ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80))")
+        assert not raw, f"{page}: formulas left as TeX source: {raw[:3]}"
+        typeset_pages += 1
+    assert typeset_pages >= len(chapters.available()) - 1, "the chapters state their method in formulas"
+
+
+def test_chapter_pages_are_light(html_dir):
+    """No chapter page carries widget state (progress bars, controls) or grows past the budget."""
+    for ch in chapters.available().values():
+        page = html_dir / "book" / "runs" / ch.name / f"{ch.stem}.html"
+        text = page.read_text()
+        kib = len(text.encode()) / 1024
+        assert kib <= PAGE_BUDGET_KIB, f"{page.name}: {kib:.0f} KiB of HTML (budget {PAGE_BUDGET_KIB} KiB)"
+        assert "widget-state+json" not in text and "widget-view+json" not in text, f"{page.name}: widget state"
+
+
+def test_verdicts_are_styled_text_badges(site, browser):
+    """Verdicts read as text in coloured boxes (the book's stylesheet), not as emoji a font may lack."""
+    browser.get(f"{site}/book/scoreboard.html")
+    badges = browser.find_elements(By.CSS_SELECTOR, "strong.verdict")
+    assert badges, "the scoreboard shows its verdicts as badges"
+    for b in badges[:5]:
+        assert b.text.strip() in ("holds", "does not hold", "inconclusive")
+        background = browser.execute_script("return getComputedStyle(arguments[0]).backgroundColor", b)
+        assert background not in ("rgba(0, 0, 0, 0)", "transparent"), f"badge {b.text!r} is not styled"

@@ -1,5 +1,6 @@
-"""Chapter 0 in a real JupyterLab: run all cells in headless Chromium, move the widget's
-slider, and check that the figure it drives changes. The test starts and stops its own server
+"""Chapter 0 in a real JupyterLab: its Markdown reads as MyST (jupyterlab-myst: a citation is a
+rendered citation, a target label is hidden), then run all cells in headless Chromium, move the
+widget's slider, and check that the figure it drives changes. The test starts and stops its own server
 on 127.0.0.1 with a token."""
 
 from __future__ import annotations
@@ -82,6 +83,12 @@ def test_run_all_then_slider_changes_the_figure(lab):
         driver.get(f"{base}/lab/tree/00_intro.ipynb?token={token}")
         wait = WebDriverWait(driver, 90, ignored_exceptions=(StaleElementReferenceException,))
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
+        # The title cell through jupyterlab-myst: citations rendered, MyST markup not shown raw.
+        title = WebDriverWait(driver, 30).until(
+            lambda d: [c for c in d.find_elements(By.CSS_SELECTOR, ".jp-MarkdownCell")
+                       if c.find_elements(By.CSS_SELECTOR, ".cite-group")],
+            message="no citation rendered as MyST: is jupyterlab-myst installed (the book extra)?")[0]
+        assert "{cite:p}" not in title.text and "(chapter-intro)=" not in title.text, title.text[:200]
         # The notebook's kernel is started and this page is connected to it.
         wait.until(lambda d: _kernel_ready(base, token))
         # Run → Run All Cells, through the menu bar as a person would. A kernel that is still

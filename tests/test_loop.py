@@ -80,3 +80,33 @@ def test_batch_stream_is_a_function_of_seed_and_step():
     assert len({tuple(r.tolist()) for r in epoch0}) == 96  # no repeats within an epoch
     with pytest.raises(ValueError, match="batch_size"):
         BatchStream(ds, batch_size=0)
+
+
+def test_terminal_progress_lines_only_under_reprobook_run(monkeypatch, capfd):
+    from reprobook.engine import loop
+
+    def run():
+        return loop.fit(lambda batch, step: {"loss": 1.0 / step}, steps=30, desc="toy fit")
+
+    monkeypatch.delenv(loop.TERMINAL_PROGRESS_ENV, raising=False)
+    run()
+    assert "toy fit: step" not in capfd.readouterr().err
+    monkeypatch.setenv(loop.TERMINAL_PROGRESS_ENV, "1")
+    monkeypatch.setattr(loop, "TERMINAL_EVERY_S", 0.0)
+    run()
+    lines = [ln for ln in capfd.readouterr().err.splitlines() if "toy fit: step" in ln]
+    assert lines and lines[-1].startswith("  toy fit: step 30/30 (100 %)") and "loss=0.0333" in lines[-1]
+
+
+def test_terminal_progress_throttles():
+    import io
+
+    from reprobook.engine.loop import TerminalProgress
+
+    out = io.StringIO()
+    p = TerminalProgress("t", 100, every_s=3600, stream=out)
+    for _ in range(99):
+        p.update()
+    assert out.getvalue() == ""  # nothing before the interval, ...
+    p.update()
+    assert out.getvalue().strip().startswith("t: step 100/100 (100 %)")  # ... and the end always

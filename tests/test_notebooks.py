@@ -104,3 +104,49 @@ def test_kernels_talk_over_unix_sockets_and_poll_in_slices(tmp_path):
     finally:
         base.get_msg = original
     assert len(polls) >= 3 and max(polls) <= POLL_SLICE_S and abs(sum(polls) - 1.2) < 0.1
+
+
+def test_nbval_comments_become_cell_tags():
+    import nbformat
+
+    from reprobook.engine.execute import nbval_tags
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nx = 1"),
+                nbformat.v4.new_code_cell("  # NBVAL_SKIP\ny = 2"),
+                nbformat.v4.new_code_cell("z = 3  # NBVAL_IGNORE_OUTPUT"),  # not a leading marker
+                nbformat.v4.new_code_cell("# NBVAL_SOMETHING_ELSE\nw = 4"),
+                nbformat.v4.new_markdown_cell("# NBVAL_SKIP")]
+    nb.cells[0].metadata["tags"] = ["keep"]
+    assert nbval_tags(nb) == 2
+    assert nb.cells[0].source == "x = 1" and nb.cells[0].metadata["tags"] == ["keep", "nbval-ignore-output"]
+    assert nb.cells[1].source == "y = 2" and nb.cells[1].metadata["tags"] == ["nbval-skip"]
+    assert [c.source for c in nb.cells[2:]] == ["z = 3  # NBVAL_IGNORE_OUTPUT", "# NBVAL_SOMETHING_ELSE\nw = 4",
+                                                "# NBVAL_SKIP"]
+    assert nbval_tags(nb) == 0
+
+
+@pytest.mark.parametrize("name", ["intro", "tac"])
+def test_smoke_notebooks_for_nbval_carry_tags_not_comments(name, tmp_path):
+    from reprobook.engine.execute import prepare_notebook
+
+    src = json.loads(chapters.notebook_path(chapters.get(name)).read_text())
+    marked = sum(c["cell_type"] == "code" and ("".join(c["source"]).startswith("# NBVAL_")
+                                             or "nbval-ignore-output" in c["metadata"].get("tags", []))
+                 for c in src["cells"])
+    out = json.loads(prepare_notebook(name, {"smoke": True}, tmp_path / "nb.ipynb").read_text())
+    assert not any("".join(c["source"]).lstrip().startswith("# NBVAL_") for c in out["cells"])
+    tagged = sum("nbval-ignore-output" in c["metadata"].get("tags", []) for c in out["cells"])
+    assert marked and tagged == marked
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_papermill_parses_every_parameter_line(path, caplog):
+    """papermill reads the parameters cell for its help and injection: one assignment per line, no warning."""
+    from papermill.translators import PythonTranslator
+
+    cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+    with caplog.at_level("WARNING", logger="papermill"):
+        names = [p.name for p in PythonTranslator.inspect({"source": "".join(cell["source"])})]
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert names == list(notebook_parameters(path))

@@ -24,3 +24,24 @@ def test_record_written_with_every_field(tmp_path, monkeypatch):
     assert "| A beats B |" in r.claims_markdown()
     with pytest.raises(ValueError, match="verdict must be one of"):
         Claim("x", "c", "p", "m", "r", "true")
+
+
+def test_notebook_opened_from_notebooks_folder_writes_under_runs_chapter(tmp_path, monkeypatch):
+    from reprobook.engine import results as res
+
+    monkeypatch.delenv(res.RUN_DIR_ENV, raising=False)
+    monkeypatch.setattr(res, "_chapter", None)
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "_config.yml").write_text("title: t\n")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert res.run_dir() == tmp_path / "notebooks"  # no record yet: nothing names the chapter
+    rec = res.Record("tac", parameters={})
+    assert res.run_dir() == tmp_path / "runs" / "tac"
+    assert rec.save() == tmp_path / "runs" / "tac" / "results.json"
+    assert not (tmp_path / "notebooks" / "results.json").exists()
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    assert res.run_dir() == other  # any other folder: the working directory, as before
+    monkeypatch.setenv(res.RUN_DIR_ENV, str(tmp_path / "out"))
+    assert res.run_dir() == tmp_path / "out"

@@ -12,7 +12,9 @@
                                                      the chapter's evidence grid (arms × seeds), resumable;
                                                      writes the shipped record the chapter replays
 
-Bad input (unknown chapter, parameter or preset) ends with one ``error:`` line and exit code 2.
+A CHAPTER is its name in any case (``switokd``, ``SwitOKD``) or its number (``3``). Bad input
+(unknown chapter, parameter or preset) ends with one ``error:`` line and exit code 2; an unknown
+chapter is refused before torch is imported, with the closest name suggested.
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ def cmd_list(args) -> None:
 
 def cmd_run(args) -> None:
     from reprobook import chapters
+
+    ch = chapters.get(args.chapter)  # before the engine (and torch) is imported
     from reprobook.engine.execute import parse_value, run_chapter
 
-    ch = chapters.get(args.chapter)
     params = {name: parse_value(value) for name, value in args.p}
     out = Path(args.out) if args.out else Path("runs") / ch.name
     o = run_chapter(ch, params, out_dir=out, force=args.force)
@@ -100,12 +103,25 @@ def cmd_evidence(args) -> None:
     print(f"{args.chapter}: evidence record → {path}")
 
 
+def _chapters_epilog() -> str:
+    """The chapters, for ``--help``: number and name, then where ``list`` says more."""
+    from reprobook import chapters
+
+    try:
+        names = [f"  {c.number}  {c.name:<14} {c.title}" for c in chapters.available().values()]
+    except chapters.SourceCheckoutError:
+        return ""
+    return "chapters (give the name in any case, or the number):\n" + "\n".join(names) + \
+        "\n\n`reprobook list` also shows each chapter's presets and time budget."
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reprobook", description="Run and render the reprobook chapters.")
     sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,run-all,book,smoke,train,evidence}")
     sub.add_parser("list", help="list the chapters").set_defaults(fn=cmd_list)
-    r = sub.add_parser("run", help="execute one chapter notebook with papermill")
-    r.add_argument("chapter")
+    r = sub.add_parser("run", help="execute one chapter notebook with papermill", epilog=_chapters_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("chapter", help="chapter name (any case) or number")
     r.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="set a parameter")
     r.add_argument("--out", help="run directory (default: runs/CHAPTER)")
     r.add_argument("--force", action="store_true", help="execute even if an identical run exists")

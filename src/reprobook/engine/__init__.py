@@ -13,6 +13,13 @@
 - :mod:`~reprobook.engine.plots`, :mod:`~reprobook.engine.widgets`: figure style, static-then-live widgets.
 """
 
-from reprobook.engine.runtime import resolve_device, seed_everything
-
 __all__ = ["resolve_device", "seed_everything"]
+
+
+def __getattr__(name: str):
+    # Imported on first use, so light submodules (errors, lock) load without torch.
+    if name in __all__:
+        from reprobook.engine import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -26,6 +27,7 @@ from reprobook.engine.checkpoint import package_digest
 from reprobook.engine.errors import worker_error_message
 from reprobook.engine.kernel import kernel_manager_class, kill_kernels
 from reprobook.engine.lock import run_dir_lock
+from reprobook.engine.loop import TERMINAL_PROGRESS_ENV
 from reprobook.engine.results import RUN_DIR_ENV
 
 KERNEL = "python3"
@@ -35,6 +37,34 @@ HASH_FILE = "run-hash"
 # keeps a seed's numbers identical from one machine to the next (reductions run in one order).
 KERNEL_ENV_DEFAULTS = {"OMP_NUM_THREADS": "1"}
 CELL_TIMEOUT_S = 1200  # no cell of a default run comes near this; a hung kernel fails instead of blocking
+
+
+# nbval's cell markers as cell tags: readers never see a test marker in a chapter's code. A cell
+# that still opens with the comment form (``# NBVAL_IGNORE_OUTPUT``) gets the tag instead, in the
+# notebooks written for nbval and in the book's pages.
+NBVAL_TAGS = {"NBVAL_IGNORE_OUTPUT": "nbval-ignore-output", "NBVAL_SKIP": "nbval-skip",
+              "NBVAL_CHECK_OUTPUT": "nbval-check-output", "NBVAL_RAISES_EXCEPTION": "raises-exception"}
+_NBVAL_COMMENT = re.compile(r"\A[ \t]*#[ \t]*(NBVAL_[A-Z_]+)[ \t]*(?:\r?\n|\Z)")
+
+
+def nbval_tags(nb) -> int:
+    """Move leading ``# NBVAL_…`` comments of code cells into nbval's cell tags, in place.
+
+    Returns how many cells changed. Unknown markers are left alone.
+    """
+    changed = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        m = _NBVAL_COMMENT.match(cell.source)
+        if not m or m[1] not in NBVAL_TAGS:
+            continue
+        cell.source = cell.source[m.end():]
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if NBVAL_TAGS[m[1]] not in tags:
+            tags.append(NBVAL_TAGS[m[1]])
+        changed += 1
+    return changed
 
 
 class ParameterError(ValueError):
@@ -164,7 +194,8 @@ def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force:
     for stale in (hash_file, out / "results.json"):
         stale.unlink(missing_ok=True)
     tmp = out / f".{ch.stem}.running.ipynb"
-    env = {**{k: v for k, v in KERNEL_ENV_DEFAULTS.items() if k not in os.environ}, RUN_DIR_ENV: str(out)}
+    env = {**{k: v for k, v in KERNEL_ENV_DEFAULTS.items() if k not in os.environ}, RUN_DIR_ENV: str(out),
+           TERMINAL_PROGRESS_ENV: "1" if progress else ""}  # the loop's own progress lines in this terminal
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel papermill starts inherits this environment
     t0, started = time.perf_counter(), time.time() - 1
@@ -213,7 +244,9 @@ def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force:
 
 
 def prepare_notebook(chapter: str | _chapters.Chapter, params: dict[str, Any], out_path: str | os.PathLike) -> Path:
-    """Write the notebook with ``params`` injected after its parameters cell, without executing it."""
+    """Write the notebook with ``params`` injected after its parameters cell, without executing it;
+    nbval markers are cell tags there (:func:`nbval_tags`)."""
+    import nbformat
     import papermill
 
     ch = _chapters.get(chapter) if isinstance(chapter, str) else chapter
@@ -222,4 +255,7 @@ def prepare_notebook(chapter: str | _chapters.Chapter, params: dict[str, Any], o
     out_path.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(_chapters.notebook_path(ch)), str(out_path), parameters=params,
                                kernel_name=KERNEL, prepare_only=True, progress_bar=False)
+    nb = nbformat.read(out_path, as_version=4)
+    if nbval_tags(nb):
+        nbformat.write(nb, out_path)
     return out_path

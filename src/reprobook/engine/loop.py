@@ -13,12 +13,17 @@ network or several (two-player games, online distillation), in whatever order it
 Under ``torchrun`` (see :mod:`reprobook.engine.distributed`) a stream hands each process its slice
 of every global batch, logged metrics are averaged over processes, and only rank 0 shows progress
 and writes checkpoints; every rank resumes from the same file.
+
+Under ``reprobook run`` (``$REPROBOOK_TERMINAL_PROGRESS`` set) the loop also writes a plain progress
+line to the terminal the command runs in, every few seconds and at the end, so a long training cell
+shows its steps there and not only in the notebook.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +39,48 @@ from reprobook.engine.checkpoint import (CheckpointError, load_checkpoint, remov
                                         save_checkpoint)
 from reprobook.engine.errors import unwrap_worker_error
 from reprobook.engine.runtime import rng_state, set_rng_state
+
+
+TERMINAL_PROGRESS_ENV = "REPROBOOK_TERMINAL_PROGRESS"
+TERMINAL_EVERY_S = 10.0
+
+
+class TerminalProgress:
+    """Progress lines on the process's own stderr (the terminal of ``reprobook run``, which a
+    notebook kernel inherits), at most one every ``every_s`` seconds plus one at the end."""
+
+    def __init__(self, desc: str, total: int, start: int = 0, *, every_s: float | None = None, stream=None):
+        self.desc, self.total, self.n = desc, total, start
+        self.every_s = TERMINAL_EVERY_S if every_s is None else every_s
+        self.stream = stream if stream is not None else sys.__stderr__
+        self.t0 = self.last = time.perf_counter()
+        self.start = start
+
+    def update(self, n: int = 1, postfix: str = "") -> None:
+        self.n += n
+        now = time.perf_counter()
+        if now - self.last >= self.every_s or self.n >= self.total:
+            self.last = now
+            self._line(postfix)
+
+    def _line(self, postfix: str) -> None:
+        if self.stream is None:
+            return
+        elapsed = time.perf_counter() - self.t0
+        rate = (self.n - self.start) / elapsed if elapsed > 0 else 0.0
+        eta = f", about {(self.total - self.n) / rate:.0f} s left" if 0 < rate and self.n < self.total else ""
+        text = f"\n  {self.desc}: step {self.n}/{self.total} ({100 * self.n / max(self.total, 1):.0f} %), " \
+               f"{elapsed:.0f} s{eta}{(' ' + postfix) if postfix else ''}\n"
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # no terminal left (closed or detached)
+            self.stream = None
+
+
+def terminal_progress(desc: str, total: int, start: int = 0) -> TerminalProgress | None:
+    """A :class:`TerminalProgress` when ``reprobook run`` asked for one, else None."""
+    return TerminalProgress(desc, total, start) if os.environ.get(TERMINAL_PROGRESS_ENV) else None
 
 
 class BatchStream:
@@ -184,6 +231,7 @@ def fit(
     batches = stream.batches(start) if stream is not None else None
     t0 = time.perf_counter() - history.wall_time_s
     bar = tqdm(total=steps, initial=start, desc=desc, disable=not (progress and main), leave=True)
+    term = terminal_progress(desc, steps, start) if progress and main else None
     try:
         for step in range(start + 1, steps + 1):
             batch = next(batches) if batches is not None else None
@@ -198,6 +246,8 @@ def fit(
             bar.update(1)
             if out:
                 bar.set_postfix({k: _short(v) for k, v in list(out.items())[:4]}, refresh=False)
+            if term is not None:
+                term.update(1, ", ".join(f"{k}={_short(v)}" for k, v in list(out.items())[:2]))
         if start < steps or not (ckpt and ckpt.exists()):
             save(steps)
         elif ckpt is not None and main:

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -91,9 +92,24 @@ def fmt(xs: Sequence[float] | float, *, digits: int = 2, scale: float = 1.0, uni
     return f"{m:.{digits}f} ± {sd:.{digits}f}{unit} (n={len(xs)})"
 
 
+_chapter: str | None = None  # the chapter of this process's Record, which names its run folder
+
+
 def run_dir() -> Path:
-    """Where this run writes its record and checkpoints."""
-    return Path(os.environ.get(RUN_DIR_ENV) or Path.cwd())
+    """Where this run writes its record and checkpoints.
+
+    ``$REPROBOOK_RUN_DIR`` when set (``reprobook run`` sets it to its ``--out``). A notebook opened
+    from the repository's ``notebooks/`` folder (JupyterLab's working directory there) writes under
+    ``runs/<chapter>/`` of the repository, the chapter being the one its :class:`Record` names, so
+    results and checkpoints never land next to the committed notebooks. Anywhere else: the
+    working directory.
+    """
+    if os.environ.get(RUN_DIR_ENV):
+        return Path(os.environ[RUN_DIR_ENV])
+    cwd = Path.cwd()
+    if _chapter and cwd.name == "notebooks" and (cwd.parent / "_config.yml").is_file():
+        return cwd.parent / "runs" / _chapter
+    return cwd
 
 
 def git_commit() -> str:
@@ -148,6 +164,10 @@ class Record:
     baselines: dict[str, Baseline] = field(default_factory=dict)
     _t0: float = field(default_factory=time.perf_counter, repr=False)
 
+    def __post_init__(self):
+        global _chapter
+        _chapter = self.chapter  # names the run folder of a notebook opened from notebooks/ (run_dir)
+
     def baseline(self, name: str, value: float, description: str = "") -> Baseline:
         """Declare a reference baseline (display units) that claims can name in ``baselines=``."""
         if not math.isfinite(float(value)):
@@ -188,6 +208,7 @@ class Record:
             "wall_time_s": round(time.perf_counter() - self._t0, 2),
             "threads": _torch_threads(),
             "cpus": usable_cpus(),
+            "load": _load_average(),
             "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
 
@@ -203,6 +224,14 @@ class Record:
         from IPython.display import Markdown
 
         return Markdown(self.claims_markdown())
+
+
+def _load_average() -> float | None:
+    """The machine's load over the last minute (runnable processes, all users), where the OS says."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def beats_all(value: float, verdict: Verdict) -> bool:
@@ -223,9 +252,18 @@ def _detectable(c: Mapping[str, Any]) -> str:
     return f" (smallest detectable effect at this n: ±{float(d):.3g}{u})"
 
 
+def verdict_badge(verdict: str) -> str:
+    """A verdict as a text badge: bold text wherever Markdown renders, a coloured box in the book
+    (classes ``verdict verdict-<verdict>``, styled by the book's stylesheet). Text, not emoji, so it
+    reads the same where no emoji font is installed."""
+    slug = re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
+    return f'<strong class="verdict verdict-{slug}">{verdict}</strong>'
+
+
 def verdict_cell(c: Mapping[str, Any], mark: Mapping[str, str] | None = None) -> str:
-    """The verdict column: the verdict, what an inconclusive one could have detected, baseline flags."""
-    v = (mark or {}).get(c["verdict"], f"**{c['verdict']}**")
+    """The verdict column: the verdict (a :func:`verdict_badge` unless ``mark`` maps it), what an
+    inconclusive one could have detected, baseline flags."""
+    v = (mark or {}).get(c["verdict"]) or verdict_badge(c["verdict"])
     text = v + _detectable(c)
     if c.get("beaten_by"):
         text += f"; every arm loses to {', '.join(c['beaten_by'])}: not a reproduction"

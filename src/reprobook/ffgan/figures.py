@@ -25,7 +25,7 @@ def _overlay(ax, img: torch.Tensor, att: torch.Tensor, title: str) -> None:
     size = img.shape[-1]
     a = F.interpolate(att[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
     ax.imshow(_rgb(img), interpolation="nearest")
-    ax.imshow(a.numpy(), cmap="magma", alpha=0.6, interpolation="nearest")
+    ax.imshow(a.numpy(), cmap="magma", alpha=0.6, interpolation="nearest", vmin=0, vmax=1)
     ax.set_title(title, fontsize=8)
     ax.set_axis_off()
 
@@ -50,7 +50,19 @@ def attention_maps(ev: Evaluation, *, variant: str = "full", items=(0, 1, 2)):
             for c, t in enumerate(attr_t[: cols - 1]):
                 a = alpha[t] / alpha[t].sum()
                 _overlay(axes[2 * r + s, c + 1], gen.images[-1][i], a / a.max(), f"'{words[t]}' (obj {int(owner[i, t])})")
+    _colorbar(fig, axes[:, 1:], "magma", "attention / its maximum (overlay, 60 % opaque)")
     return fig
+
+
+def _colorbar(fig, axes, cmap: str, label: str) -> None:
+    """One colour bar on the [0, 1] scale shared by ``axes``, so a map's colours read as values."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap=cmap), ax=np.ravel(axes).tolist(), shrink=0.6,
+                       fraction=0.03, pad=0.01)
+    bar.set_label(label, fontsize=6)
+    bar.ax.tick_params(labelsize=6)
 
 
 def localization(ev: Evaluation):
@@ -135,6 +147,7 @@ def word_swap(ev: Evaluation, models, *, variant: str = "full", n: int = 6, k: i
         axes[2, i].imshow((b[i] - a[i]).abs().mean(0).numpy(), cmap="viridis", vmin=0, vmax=1)
         axes[2, i].set_title("|Δ|", fontsize=7)
         axes[2, i].set_axis_off()
+    _colorbar(fig, axes[2, :], "viridis", "|Δ|, mean over RGB (pixels in [−1, 1])")
     e = ev.edit.get(variant, {})
     fig.suptitle(f"{LABELS.get(variant, variant)}: |Δ| inside/outside the edited object = {e.get('locality', float('nan')):.2f}; "
                  f"new colour read on {100 * e.get('edit_ok', float('nan')):.0f}% of edits", fontsize=8)
