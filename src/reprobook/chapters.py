@@ -55,7 +55,7 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
             "reprobook.tac", "reprobook.tac.config:PRESETS", 120, trainer="reprobook.tac.trainer:train"),
     Chapter("m2net", 2, "M²Net: geo-aware inference-path selection", "02_m2net.ipynb",
             "reprobook.m2net", "reprobook.m2net.config:PRESETS", 120,
-            trainer="reprobook.m2net.trainer:train"),
+            trainer="reprobook.m2net.trainer:train", evidence="reprobook.m2net.experiment:GRID"),
     Chapter("switokd", 3, "SwitOKD: switchable online knowledge distillation", "03_switokd.ipynb",
             "reprobook.switokd", "reprobook.switokd.config:PRESETS", 120,
             trainer="reprobook.switokd.trainer:train"),
