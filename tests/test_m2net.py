@@ -10,7 +10,7 @@ from reprobook import m2net
 from reprobook.engine.data import DataRootError
 from reprobook.m2net import claims, experiment as E, method as M
 from reprobook.m2net.data import CITIES, dms_code, geo_landmarks, hard_cities
-from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops, num_params
+from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops, load_resnet18, num_params
 
 
 # --- sampling and reward ----------------------------------------------------------------------
@@ -202,6 +202,47 @@ def test_paper_preset_needs_data_root(tmp_path):
     (tmp_path / "Landmark-732_train.txt").write_text("a.jpg\t[1, 2, 3]\t4\n")
     with pytest.raises(DataRootError, match="8 numbers"):
         E.load_data(m2net.from_params(preset="paper", data_root=str(tmp_path)))
+
+
+def test_paper_policy_loads_imagenet_resnet18_first_blocks(tmp_path):
+    import torchvision
+
+    torch.manual_seed(0)
+    tv = torchvision.models.resnet18()  # random weights stand in for the ImageNet file: nothing is downloaded
+    for m in tv.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial statistics, so a wrong mapping shows
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    f = tmp_path / "resnet18.pth"
+    torch.save(tv.state_dict(), f)
+    cfg = m2net.from_params(preset="paper", policy_init=str(f))
+    E.check_inputs(cfg)
+    policy = E.build_policy(cfg, E.variants(cfg)["m2net"])
+    load_resnet18(policy.features, cfg.policy_init)
+    tv.eval()
+    policy.eval()
+    x = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():  # official Policy224: ResNet-18's stem, then the first block of each stage, AvgPool2d(4)
+        h = tv.maxpool(tv.relu(tv.bn1(tv.conv1(x))))
+        for layer in (tv.layer1, tv.layer2, tv.layer3, tv.layer4):
+            h = layer[0](h)
+        want = torch.nn.functional.avg_pool2d(h, 4).flatten(1)
+        assert torch.allclose(policy.features(x), want, atol=1e-5)
+
+
+def test_paper_policy_init_absent_or_misused_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(FileNotFoundError, match="resnet18-f37072fd.pth"):
+        E.check_inputs(m2net.from_params(preset="paper"))  # the preset asks for the ImageNet file; absent
+    with pytest.raises(FileNotFoundError, match="nothere.pth"):
+        E.check_inputs(m2net.from_params(preset="paper", policy_init=str(tmp_path / "nothere.pth")))
+    E.check_inputs(m2net.from_params(preset="paper", policy_init="scratch"))
+    with pytest.raises(ValueError, match="policy_init needs arch='paper'"):
+        m2net.from_params(preset="book", policy_init="imagenet")
+    torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    cfg = m2net.from_params(preset="paper", policy_init=str(tmp_path / "other.pth"))
+    with pytest.raises(ValueError, match="does not fit"):
+        load_resnet18(E.build_policy(cfg, E.variants(cfg)["m2net"]).features, cfg.policy_init)
 
 
 # --- data -------------------------------------------------------------------------------------

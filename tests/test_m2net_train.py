@@ -50,7 +50,7 @@ def test_train_m2net_paper_preset_on_landmark_lists(tmp_path):
     _landmark_fixture(tmp_path / "data")
     shrink = ["layers=(1,1,1)", "planes=(4,4,4)", "policy_planes=(4,4,4,4)", "loc_widths=(8,8,8,8)",
               "num_classes=3", "batch_size=2", "pretrain_epochs=1", "phase1_epochs=1", "phase2_epochs=1",
-              "num_workers=0"]
+              "num_workers=0", "policy_init=scratch"]
     out = tmp_path / "r"
     argv = ["train", "m2net", "--preset", "paper", "--data-root", str(tmp_path / "data"), "--quiet",
             "--out", str(out)]

@@ -29,7 +29,7 @@ from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.m2net import method as M
 from reprobook.m2net.config import M2NetConfig
 from reprobook.m2net.data import GeoLandmarks, LandmarkList, geo_landmarks, hard_cities
-from reprobook.m2net.model import FlatResNet, LocationBranch, PolicyNet, block_flops
+from reprobook.m2net.model import FlatResNet, LocationBranch, PolicyNet, block_flops, load_resnet18, resnet18_weights_path
 from reprobook.engine.evidence import Grid
 
 @dataclass(frozen=True)
@@ -169,7 +169,10 @@ def train_variant(cfg: M2NetConfig, variant: Variant, rnet0: FlatResNet, train, 
     """Phase 1 (policy only, frozen recognition network) then phase 2 (joint), for one variant."""
     seed_everything(seed)
     rnet = copy.deepcopy(rnet0).to(device)
-    policy = build_policy(cfg, variant).to(device)
+    policy = build_policy(cfg, variant)
+    if cfg.policy_init != "scratch":  # the official Policy224_loc starts from ImageNet ResNet-18 weights
+        load_resnet18(policy.features, cfg.policy_init)
+    policy = policy.to(device)
     stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
     spe, K = stream.steps_per_epoch, cfg.num_blocks
     tag = f"{variant.name}-seed{seed}"
@@ -392,8 +395,15 @@ def _evaluate(cfg, rnet, policy, test, flops, seed):
     return metrics, u, logits.argmax(1), loc_test
 
 
+def check_inputs(cfg: M2NetConfig) -> None:
+    """Files the configuration needs beyond its data: the policy's ImageNet weights (``policy_init``)."""
+    if cfg.policy_init != "scratch":
+        resnet18_weights_path(cfg.policy_init)
+
+
 def run(cfg: M2NetConfig, *, progress: bool = True, fitter: PhaseFit | None = None) -> M2NetResult:
     """Pre-train, train every variant in ``cfg.variants`` for ``cfg.n_seeds`` seeds, evaluate."""
+    check_inputs(cfg)
     device = distributed.device_for(resolve_device(cfg.device))
     train, test = load_data(cfg)
     x_shape = tuple(test[0][0].shape)
@@ -476,9 +486,37 @@ def train_location_classifier(cfg: M2NetConfig, train, *, seed: int, device, pro
     return net.eval()
 
 
+def train_vision(cfg: M2NetConfig, rnet0: FlatResNet, train, *, seed: int, device, progress: bool = True,
+                 fitter: PhaseFit | None = None) -> FlatResNet:
+    """The vision-only calibration classifier: the pre-trained network trained on for ``phase2_epochs`` more
+    epochs of cross-entropy on full paths (Adam, ``phase2_lr``), so that its ResNet has as many epochs of
+    training as M²Net's (pre-training + phase 2)."""
+    seed_everything(seed)
+    rnet = copy.deepcopy(rnet0).to(device)
+    opt = torch.optim.Adam(rnet.parameters(), lr=cfg.phase2_lr)
+    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
+    spe = stream.steps_per_epoch
+
+    def step(batch, t):
+        x, _, y = _batch(batch, device)
+        _set_lr(opt, cfg.phase2_lr, (t - 1) // spe, cfg)
+        rnet.train()
+        out = rnet(x, None)
+        loss = F.cross_entropy(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss, "acc": (out.argmax(1) == y).float().mean()}
+
+    fitter = fitter or cached_fit("m2net", as_dict(cfg))
+    fitter(f"vision-seed{seed}", step, steps=max(1, cfg.phase2_epochs) * spe, stream=stream,
+           state={"rnet": rnet, "opt": opt}, desc=f"vision-only classifier, seed {seed}", progress=progress)
+    return rnet.eval()
+
+
 @torch.no_grad()
 def late_fusion(rnet: FlatResNet, locnet: LocationBranch, test) -> dict[str, float]:
-    """Accuracy of :math:`\log p_\mathrm{vision}(c\mid x) + \log p_\mathrm{loc}(c\mid \ell)` (all blocks), overall
+    r"""Accuracy of :math:`\log p_\mathrm{vision}(c\mid x) + \log p_\mathrm{loc}(c\mid \ell)` (all blocks), overall
     and on the look-alike classes: the upper calibration point (location used by the classifier itself)."""
     x, loc, y = test.tensors
     _, logits = predict(rnet, None, x, loc)
@@ -496,8 +534,9 @@ EVIDENCE_ARMS = ("m2net", "no_diversity", "no_location", "blockdrop")
 def evidence_cell(cfg: M2NetConfig, arm: str, seed: int, *, fit: PhaseFit, progress: bool = True) -> dict:
     """One cell of the evidence grid: pre-train with ``seed``, train variant ``arm``, evaluate greedy test
     paths (metrics of :func:`path_metrics`, path information, the location test). Every cell also reports
-    the pre-trained network with all blocks (``full_*``: the vision-only classifier); the ``m2net`` cell
-    adds the late-fusion classifier (``fusion_*``). Weights: the trained recognition and policy networks."""
+    the pre-trained network with all blocks (``full_*``); the ``m2net`` cell adds the calibration classifiers:
+    vision only, trained as long as M²Net's ResNet (``vision_*``), and its late fusion with a location
+    classifier (``fusion_*``). Weights: the trained recognition and policy networks."""
     if arm not in EVIDENCE_ARMS:
         raise ValueError(f"unknown arm {arm!r}; arms: {', '.join(EVIDENCE_ARMS)}")
     device = resolve_device(cfg.device)
@@ -516,9 +555,12 @@ def evidence_cell(cfg: M2NetConfig, arm: str, seed: int, *, fit: PhaseFit, progr
     out.update({f"full_{k}": full[k] for k in ("acc", "acc_lookalike", "acc_other", "mflops")})
     for setting, vals in loc_test.items():
         out.update({f"location_{setting}_{k}": v for k, v in vals.items()})
-    if arm == "m2net" and isinstance(test, GeoLandmarks):
+    if arm == "m2net" and isinstance(test, GeoLandmarks):  # the calibration classifiers
+        vision = train_vision(cfg, rnet0, train, seed=seed, device=device, progress=progress, fitter=fit)
+        vm = _evaluate(cfg, vision, None, test, flops, seed)[0]
+        out.update({f"vision_{k}": vm[k] for k in ("acc", "acc_lookalike", "acc_other")})
         locnet = train_location_classifier(cfg, train, seed=seed, device=device, progress=progress, fitter=fit)
-        out.update({f"fusion_{k}": v for k, v in late_fusion(rnet0, locnet, test).items()})
+        out.update({f"fusion_{k}": v for k, v in late_fusion(vision, locnet, test).items()})
     return {"metrics": out, "weights": {"rnet": rnet.cpu().state_dict(), "policy": policy.cpu().state_dict()}}
 
 
@@ -529,12 +571,12 @@ def evidence_metrics(ev) -> dict[str, list[float]]:
     first = ev.cell(EVIDENCE_ARMS[0], ev.seeds[0])["metrics"]
     for arm in ev.arms:
         for k in ev.cell(arm, ev.seeds[0])["metrics"]:
-            if k.startswith(("full_", "fusion_")):
+            if k.startswith(("full_", "fusion_", "vision_")) or k == "usage":
                 continue
             name = f"{arm}_{k}"
             out[name] = [float(v) for v in ev.values(arm, k)]
     for k in first:
-        if k.startswith(("full_", "fusion_")):
+        if k.startswith(("full_", "fusion_", "vision_")):
             out[k] = [float(v) for v in ev.values(EVIDENCE_ARMS[0], k)]
     return out
 
