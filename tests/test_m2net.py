@@ -365,8 +365,11 @@ def _fake_metrics(n=8, *, effect=0.1):
                     ("fusion_55", 0.0), ("fusion_73", 0.0)):
         m[f"{v}_acc"] = (base + gain + 0.005 * rng.standard_normal(n)).tolist()
         m[f"{v}_acc_lookalike"] = (base - 0.2 + 2 * gain + 0.005 * rng.standard_normal(n)).tolist()
-        m[f"{v}_hamming"] = (0.45 + 0.2 * gain + 0.001 * rng.standard_normal(n)).tolist()
+        m[f"{v}_hamming"] = (0.45 + 0.001 * rng.standard_normal(n)).tolist()  # saturated: not the claim's metric
+        m[f"{v}_info_class"] = (0.5 + 10 * gain + 0.02 * rng.standard_normal(n)).tolist()
         m[f"{v}_mflops"] = (0.2 * (1 + gain) + 0.001 * rng.standard_normal(n)).tolist()
+    m["m2net_location_true_acc_lookalike"] = m["m2net_acc_lookalike"]
+    m["m2net_location_shuffled_acc_lookalike"] = (0.5 + 0.01 * rng.standard_normal(n)).tolist()
     return m
 
 
@@ -376,12 +379,14 @@ def test_record_claims_kinds_baselines_and_rules():
     rec = Record("m2net", {})
     claims.record_claims(rec, _fake_metrics(), num_classes=20, vision_ceiling=0.5)
     ids = {c.id for c in rec.claims}
-    assert ids == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance"}
     assert ids <= set(claims.RULES)
     got = {c.id: (c.kind, c.verdict) for c in rec.claims}
     assert got == {"diverse-paths": ("paper", "holds"), "location-lookalike": ("paper", "holds"),
-                   "comparable-complexity": ("paper", "holds"), "rnet-above-chance": ("check", "holds")}
+                   "comparable-complexity": ("paper", "holds"), "rnet-above-chance": ("check", "holds"),
+                   "beyond-vision": ("check", "holds"), "location-used": ("check", "holds")}
     assert set(rec.baselines) == {"chance", "full network", "full network, look-alikes", "vision ceiling, look-alikes"}
+    assert ids == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance",
+                   "beyond-vision", "location-used"}
     assert rec.baselines["chance"].value == pytest.approx(5.0)
     by = {c.id: c for c in rec.claims}
     assert "paired t" in by["location-lookalike"].test and by["location-lookalike"].n == 8
@@ -389,12 +394,27 @@ def test_record_claims_kinds_baselines_and_rules():
     assert not any(c.beaten_by for c in rec.claims)
     # an M²Net that loses to the vision-only ceiling on look-alikes is not a reproduction
     m = _fake_metrics(effect=0.05)
-    m["m2net_acc_lookalike"] = [0.45 + 0.01 * i for i in range(8)]
+    m["m2net_acc_lookalike"] = [0.42 + 0.01 * i for i in range(8)]
     m["no_location_acc_lookalike"] = [0.30 + 0.01 * i for i in range(8)]
     rec = Record("m2net", {})
     claims.record_claims(rec, m, num_classes=20, vision_ceiling=0.5)
     look = next(c for c in rec.claims if c.id == "location-lookalike")
     assert look.verdict == "holds" and look.beaten_by == ["full network, look-alikes", "vision ceiling, look-alikes"]
+    assert next(c for c in rec.claims if c.id == "beyond-vision").verdict == "does not hold"
+    # the Hamming distance no longer decides claim 1: equal information about the class, no "holds"
+    m = _fake_metrics()
+    m["no_diversity_info_class"] = m["m2net_info_class"]
+    rec = Record("m2net", {})
+    claims.record_claims(rec, m, num_classes=20, vision_ceiling=0.5)
+    assert next(c for c in rec.claims if c.id == "diverse-paths").verdict != "holds"
+    # the calibration classifiers of the shipped evidence become baselines
+    m = _fake_metrics()
+    m.update(vision_acc=[0.6] * 8, vision_acc_lookalike=[0.5] * 8, fusion_acc=[0.95] * 8,
+             fusion_acc_lookalike=[0.9] * 8)
+    rec = Record("m2net", {})
+    claims.record_claims(rec, m, num_classes=20, vision_ceiling=0.5)
+    assert {"vision only", "vision only, look-alikes", "late fusion", "late fusion, look-alikes"} <= set(rec.baselines)
+    assert rec.baselines["late fusion, look-alikes"].value == pytest.approx(90.0)
 
 
 def test_comparable_complexity_fails_on_flops_and_pairs_by_seed():

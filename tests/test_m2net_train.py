@@ -20,7 +20,8 @@ def test_train_m2net_book_writes_record(tmp_path):
         assert {f"{n}_acc", f"{n}_mflops", f"{n}_blocks", f"{n}_unique_paths", f"{n}_hamming"} <= set(rec["metrics"])
     assert rec["metrics"]["full_blocks"] == [9.0]
     verdicts = {c["id"]: c["verdict"] for c in rec["claims"]}
-    assert set(verdicts) == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance"}
+    assert set(verdicts) == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance",
+                             "beyond-vision", "location-used"}
     assert set(verdicts) <= set(claims.RULES)
     assert set(verdicts.values()) == {"inconclusive"}  # one seed: no interval; location-lookalike: not run
     assert {c["id"]: c["kind"] for c in rec["claims"]}["rnet-above-chance"] == "check"

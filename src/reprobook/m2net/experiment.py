@@ -28,7 +28,7 @@ from reprobook.engine.loop import BatchStream, History, PhaseFit, cached_fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.m2net import method as M
 from reprobook.m2net.config import M2NetConfig
-from reprobook.m2net.data import GeoLandmarks, LandmarkList, geo_landmarks, hard_cities
+from reprobook.m2net.data import CITIES, GeoLandmarks, LandmarkList, geo_landmarks, hard_cities
 from reprobook.m2net.model import FlatResNet, LocationBranch, PolicyNet, block_flops, load_resnet18, resnet18_weights_path
 from reprobook.engine.evidence import Grid
 
@@ -516,14 +516,20 @@ def train_vision(cfg: M2NetConfig, rnet0: FlatResNet, train, *, seed: int, devic
 
 @torch.no_grad()
 def late_fusion(rnet: FlatResNet, locnet: LocationBranch, test) -> dict[str, float]:
-    r"""Accuracy of :math:`\log p_\mathrm{vision}(c\mid x) + \log p_\mathrm{loc}(c\mid \ell)` (all blocks), overall
-    and on the look-alike classes: the upper calibration point (location used by the classifier itself)."""
+    r"""Accuracy of the vision-only classifier restricted to the city the location classifier names (the
+    classes of the generated set are kind × city, class :math:`c` in city :math:`c \bmod T`): the vision
+    decides the kind, the location the city. Overall and on the look-alike classes: the upper calibration
+    point (location used by the classifier itself, all blocks)."""
     x, loc, y = test.tensors
     _, logits = predict(rnet, None, x, loc)
     dev = next(locnet.parameters()).device
-    fused = F.log_softmax(logits, 1) + F.log_softmax(locnet(loc.to(dev).float()).cpu(), 1)
+    T = len(CITIES)
+    city = locnet(loc.to(dev).float()).argmax(1).cpu() % T  # [N] the located city
+    in_city = torch.arange(logits.shape[1])[None, :] % T == city[:, None]  # [N, C]
+    fused = logits.masked_fill(~in_city, float("-inf"))
     ok = (fused.argmax(1) == y).float()
-    return {"acc": ok.mean().item(), "acc_lookalike": ok[test.hard].mean().item()}
+    return {"acc": ok.mean().item(), "acc_lookalike": ok[test.hard].mean().item(),
+            "city_acc": (city == test.city).float().mean().item()}
 
 
 # --- shipped evidence ----------------------------------------------------------------------------
