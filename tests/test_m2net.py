@@ -384,7 +384,8 @@ def test_record_claims_kinds_baselines_and_rules():
     assert got == {"diverse-paths": ("paper", "holds"), "location-lookalike": ("paper", "holds"),
                    "comparable-complexity": ("paper", "holds"), "rnet-above-chance": ("check", "holds"),
                    "beyond-vision": ("check", "holds"), "location-used": ("check", "holds")}
-    assert set(rec.baselines) == {"chance", "full network", "full network, look-alikes", "vision ceiling, look-alikes"}
+    assert set(rec.baselines) == {"chance", "full network", "full network, look-alikes", "vision ceiling, look-alikes",
+                                  "vision + location ceiling"}
     assert ids == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance",
                    "beyond-vision", "location-used"}
     assert rec.baselines["chance"].value == pytest.approx(5.0)

@@ -220,15 +220,20 @@ def record_claims(record: Record, metrics: Mapping[str, Sequence[float]], *, num
                         "the same vision-only classifier on the look-alike classes (%)")
         look_base.append("vision only, look-alikes")
     if (fus := _get(metrics, "fusion_acc", "fusion_acc_lookalike")) is not None:
+        city = _get(metrics, "fusion_city_acc")
+        named = f" (right for {100 * _mean(city[0]):.1f} % of the test photos)" if city else ""
         record.baseline("late fusion", 100 * _mean(fus[0]),
-                        "vision-only classifier × a location-only classifier (product of their class "
-                        "probabilities): location used by the classifier itself, all blocks (%)")
+                        "the vision-only classifier's choice among the classes of the city a location-only "
+                        f"classifier names{named}: location used by the classifier itself, all blocks (%)")
         record.baseline("late fusion, look-alikes", 100 * _mean(fus[1]),
                         "the late-fusion classifier on the look-alike classes (%)")
     if vision_ceiling is not None:
         record.baseline("vision ceiling, look-alikes", 100 * vision_ceiling,
                         "best look-alike accuracy from pixels alone, by the data's design (%)")
         look_base.append("vision ceiling, look-alikes")
+        record.baseline("vision + location ceiling", 100.0,
+                        "kind from the pixels and city from the location identify every class, by the data's "
+                        "design (%)")
 
     keys = ("full_acc",)
     v = above_chance(_get(metrics, *keys)[0], num_classes) if _get(metrics, *keys) else _untested(metrics, *keys)

@@ -575,7 +575,7 @@ def evidence_metrics(ev) -> dict[str, list[float]]:
     every arm's metrics, its location test, and the ``full`` and ``fusion`` calibration classifiers."""
     out: dict[str, list[float]] = {}
     first = ev.cell(EVIDENCE_ARMS[0], ev.seeds[0])["metrics"]
-    for arm in ev.arms:
+    for arm in ev.data["arms"]:
         for k in ev.cell(arm, ev.seeds[0])["metrics"]:
             if k.startswith(("full_", "fusion_", "vision_")) or k == "usage":
                 continue
