@@ -60,7 +60,7 @@ def test_train_m2net_paper_preset_on_landmark_lists(tmp_path):
     assert main(argv) == 0
     rec = json.loads((out / "results.json").read_text())
     assert rec["parameters"]["dataset"] == "landmark732" and rec["parameters"]["arch"] == "paper"
-    assert {"m2net_acc", "blockdrop_acc", "m2net_mflops", "blockdrop_unique_paths",
+    assert {"m2net_acc", "blockdrop_acc", "m2net_mflops", "blockdrop_unique_paths", "m2net_info_class",
             "m2net_location_shuffled_acc"} <= set(rec["metrics"])
     assert "m2net_acc_lookalike" not in rec["metrics"]  # not annotated in the lists
     assert list(json.loads((out / "history.json").read_text())) == [

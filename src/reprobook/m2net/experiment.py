@@ -300,6 +300,7 @@ def evaluate_list(rnet, policy, test, flops, cfg: M2NetConfig, *, seed: int = 0)
     u, logits, y = predict_loader(rnet, policy, test, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
     hard = torch.zeros(len(y), dtype=torch.bool)  # not annotated: look-alike accuracy is NaN
     metrics = path_metrics(u, logits, y, hard, flops)
+    metrics["info_class"] = M.path_information(u, y, seed=seed)  # no city labels in the lists
     loc = {"true": {"acc": metrics["acc"], "acc_lookalike": float("nan"), "path_change": 0.0}}
     if policy is not None:
         u2, logits2, _ = predict_loader(rnet, policy, test, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
