@@ -348,6 +348,10 @@ def test_tiny_run_is_reproducible_and_gives_verdicts(tmp_path, monkeypatch):
     claims.record_claims(rec, E.flat_metrics(r1), num_classes=cfg.num_classes, vision_ceiling=E.vision_ceiling(r1.test))
     assert {c.id for c in rec.claims} <= set(claims.RULES)
     assert all(c.verdict == "inconclusive" for c in rec.claims)  # one seed: no interval, never "holds"
+    from reprobook.m2net import figures
+
+    table = figures.calibration_markdown(r1)  # a live run: no vision-only or late-fusion rows
+    assert "| M²Net |" in table and "late fusion" not in table
 
 
 def test_claim_rules_can_fail():

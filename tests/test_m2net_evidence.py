@@ -64,6 +64,8 @@ def test_grid_runs_in_smoke_and_feeds_claims_and_figures(smoke_record):
     assert shown.values("full", "acc") == ev.values("m2net", "full_acc")
     assert all(0 <= x <= 1 for x in shown.location_values("m2net", "partner"))
     assert isinstance(figures.undecided_cities(shown), list)
+    table = figures.calibration_markdown(shown)
+    assert "| late fusion" in table and "| vision only" in table and "| M²Net |" in table
 
 
 def test_replay_matches_and_stops_on_a_stale_record(smoke_record):

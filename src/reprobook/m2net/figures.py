@@ -265,3 +265,34 @@ def data_samples(res: M2NetResult, per_class: int = 4):
                    title=f"{CITIES[t][0]}\n(* look-alike: {', '.join(SUPERCATS[s] for s in range(S) if is_hard[s])})")
         ax.title.set_fontsize(7)
     return fig
+
+
+def calibration_markdown(res) -> str:
+    """M²Net placed between the calibration points: accuracy and look-alike accuracy (mean ± std over seeds)
+    of the design ceilings, the full network, the vision-only and late-fusion classifiers (shipped evidence)."""
+    from reprobook.m2net.experiment import vision_ceiling
+
+    def cell(xs):
+        x = 100 * np.asarray(xs, float)
+        return f"{x.mean():.1f} ± {x.std(ddof=1):.1f}" if x.size > 1 else f"{x.mean():.1f}"
+
+    rows = ["| classifier | accuracy (%) | look-alike accuracy (%) |", "|---|---|---|"]
+    ceiling = vision_ceiling(res.test)
+    if ceiling is not None:
+        rows.append(f"| vision ceiling (the data's design) | — | {100 * ceiling:.1f} |")
+    rows.append(f"| pre-trained full network (vision) | {cell(res.values('full', 'acc'))} | "
+                f"{cell(res.values('full', 'acc_lookalike'))} |")
+    if isinstance(res, Shipped):
+        rows.append(f"| vision only, trained as long as M²Net | {cell(res.values('m2net', 'vision_acc'))} | "
+                    f"{cell(res.values('m2net', 'vision_acc_lookalike'))} |")
+    for n in ("blockdrop", "no_location", "m2net"):
+        if n in res.runs:
+            rows.append(f"| {res.variants[n].label} | {cell(res.values(n, 'acc'))} | "
+                        f"{cell(res.values(n, 'acc_lookalike'))} |")
+    if isinstance(res, Shipped):
+        rows.append(f"| late fusion (city named by the location classifier: right for "
+                    f"{cell(res.values('m2net', 'fusion_city_acc'))} %) | {cell(res.values('m2net', 'fusion_acc'))} | "
+                    f"{cell(res.values('m2net', 'fusion_acc_lookalike'))} |")
+    if ceiling is not None:
+        rows.append("| vision + location ceiling (the data's design) | 100.0 | 100.0 |")
+    return "\n".join(rows)
