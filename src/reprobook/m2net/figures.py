@@ -230,11 +230,11 @@ def explore(res: M2NetResult, landmark: int = 0, lat: float = 51.5074, lon: floa
 
 
 def ablation_markdown(res: M2NetResult) -> str:
-    """The ablation table: accuracy, look-alike accuracy, blocks, FLOPs, diversity, per variant."""
+    """The run's table: accuracy, look-alike accuracy, blocks, FLOPs, path statistics, per variant."""
     from reprobook.engine.results import fmt
 
     rows = ["| run | accuracy (%) | look-alike acc. (%) | blocks used | MFLOPs | unique paths | mean Hamming "
-            "| city share |", "|---|---|---|---|---|---|---|---|"]
+            "| I(path; class) (bits) | I(path; city) (bits) |", "|---|---|---|---|---|---|---|---|---|"]
     for n in ["full", *res.runs]:
         label = "full network (all blocks)" if n == "full" else res.variants[n].label
         rows.append("| " + " | ".join([label, fmt(res.values(n, "acc"), scale=100, digits=1),
@@ -242,7 +242,8 @@ def ablation_markdown(res: M2NetResult) -> str:
                                        fmt(res.values(n, "blocks"), digits=2), fmt(res.values(n, "mflops"), digits=3),
                                        fmt(res.values(n, "unique_paths"), digits=0),
                                        fmt(res.values(n, "hamming"), digits=3),
-                                       fmt(res.values(n, "city_share"), digits=2) if n != "full" else "—"]) + " |")
+                                       *([fmt(res.values(n, k), digits=2) for k in ("info_class", "info_city")]
+                                         if n != "full" else ["—", "—"])]) + " |")
     return "\n".join(rows)
 
 
