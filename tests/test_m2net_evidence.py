@@ -85,5 +85,7 @@ def test_shipped_m2net_record_is_current():
     assert ev.data["config"]["pretrain_epochs"] > E.M2NetConfig().pretrain_epochs  # the longer schedule
     evidence.replay(ev, progress=False, steps=4).check()
     assert all(math.isfinite(v) for v in ev.values("m2net", "info_class"))
+    # the late-fusion baseline is sound: its location classifier names the right city almost always
+    assert min(ev.values("m2net", "fusion_city_acc")) > 0.95
     size = ev.path.stat().st_size + ev.path.with_name(ev.data["weights"]).stat().st_size
     assert size < 15e6

@@ -466,7 +466,8 @@ def vision_ceiling(test) -> float | None:
 def train_location_classifier(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = True,
                               fitter: PhaseFit | None = None) -> LocationBranch:
     """A classifier from the location alone (the policy's location MLP with ``C`` outputs), cross-entropy
-    for ``phase1_epochs`` epochs: the location half of the late-fusion baseline."""
+    for ``phase1_epochs + phase2_epochs`` epochs (as long as the policy's location branch trains): the
+    location half of the late-fusion baseline."""
     seed_everything(seed)
     net = LocationBranch(widths=cfg.loc_widths, num_blocks=cfg.num_classes).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.pretrain_lr)
@@ -482,7 +483,8 @@ def train_location_classifier(cfg: M2NetConfig, train, *, seed: int, device, pro
         return {"loss": loss}
 
     fitter = fitter or cached_fit("m2net", as_dict(cfg))
-    fitter(f"locnet-seed{seed}", step, steps=max(1, cfg.phase1_epochs) * stream.steps_per_epoch, stream=stream,
+    fitter(f"locnet-seed{seed}", step, steps=max(1, cfg.phase1_epochs + cfg.phase2_epochs) * stream.steps_per_epoch,
+           stream=stream,
            state={"locnet": net, "opt": opt}, desc=f"location classifier, seed {seed}", progress=progress)
     return net.eval()
 
