@@ -10,7 +10,7 @@ from reprobook import m2net
 from reprobook.engine.data import DataRootError
 from reprobook.m2net import claims, experiment as E, method as M
 from reprobook.m2net.data import CITIES, dms_code, geo_landmarks, hard_cities
-from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops, num_params
+from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops, load_resnet18, num_params
 
 
 # --- sampling and reward ----------------------------------------------------------------------
@@ -204,6 +204,47 @@ def test_paper_preset_needs_data_root(tmp_path):
         E.load_data(m2net.from_params(preset="paper", data_root=str(tmp_path)))
 
 
+def test_paper_policy_loads_imagenet_resnet18_first_blocks(tmp_path):
+    import torchvision
+
+    torch.manual_seed(0)
+    tv = torchvision.models.resnet18()  # random weights stand in for the ImageNet file: nothing is downloaded
+    for m in tv.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial statistics, so a wrong mapping shows
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    f = tmp_path / "resnet18.pth"
+    torch.save(tv.state_dict(), f)
+    cfg = m2net.from_params(preset="paper", policy_init=str(f))
+    E.check_inputs(cfg)
+    policy = E.build_policy(cfg, E.variants(cfg)["m2net"])
+    load_resnet18(policy.features, cfg.policy_init)
+    tv.eval()
+    policy.eval()
+    x = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():  # official Policy224: ResNet-18's stem, then the first block of each stage, AvgPool2d(4)
+        h = tv.maxpool(tv.relu(tv.bn1(tv.conv1(x))))
+        for layer in (tv.layer1, tv.layer2, tv.layer3, tv.layer4):
+            h = layer[0](h)
+        want = torch.nn.functional.avg_pool2d(h, 4).flatten(1)
+        assert torch.allclose(policy.features(x), want, atol=1e-5)
+
+
+def test_paper_policy_init_absent_or_misused_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(FileNotFoundError, match="resnet18-f37072fd.pth"):
+        E.check_inputs(m2net.from_params(preset="paper"))  # the preset asks for the ImageNet file; absent
+    with pytest.raises(FileNotFoundError, match="nothere.pth"):
+        E.check_inputs(m2net.from_params(preset="paper", policy_init=str(tmp_path / "nothere.pth")))
+    E.check_inputs(m2net.from_params(preset="paper", policy_init="scratch"))
+    with pytest.raises(ValueError, match="policy_init needs arch='paper'"):
+        m2net.from_params(preset="book", policy_init="imagenet")
+    torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    cfg = m2net.from_params(preset="paper", policy_init=str(tmp_path / "other.pth"))
+    with pytest.raises(ValueError, match="does not fit"):
+        load_resnet18(E.build_policy(cfg, E.variants(cfg)["m2net"]).features, cfg.policy_init)
+
+
 # --- data -------------------------------------------------------------------------------------
 
 def test_dms_code_matches_the_official_examples():
@@ -307,6 +348,10 @@ def test_tiny_run_is_reproducible_and_gives_verdicts(tmp_path, monkeypatch):
     claims.record_claims(rec, E.flat_metrics(r1), num_classes=cfg.num_classes, vision_ceiling=E.vision_ceiling(r1.test))
     assert {c.id for c in rec.claims} <= set(claims.RULES)
     assert all(c.verdict == "inconclusive" for c in rec.claims)  # one seed: no interval, never "holds"
+    from reprobook.m2net import figures
+
+    table = figures.calibration_markdown(r1)  # a live run: no vision-only or late-fusion rows
+    assert "| M²Net |" in table and "late fusion" not in table
 
 
 def test_claim_rules_can_fail():
@@ -324,8 +369,11 @@ def _fake_metrics(n=8, *, effect=0.1):
                     ("fusion_55", 0.0), ("fusion_73", 0.0)):
         m[f"{v}_acc"] = (base + gain + 0.005 * rng.standard_normal(n)).tolist()
         m[f"{v}_acc_lookalike"] = (base - 0.2 + 2 * gain + 0.005 * rng.standard_normal(n)).tolist()
-        m[f"{v}_hamming"] = (0.45 + 0.2 * gain + 0.001 * rng.standard_normal(n)).tolist()
+        m[f"{v}_hamming"] = (0.45 + 0.001 * rng.standard_normal(n)).tolist()  # saturated: not the claim's metric
+        m[f"{v}_info_class"] = (0.5 + 10 * gain + 0.02 * rng.standard_normal(n)).tolist()
         m[f"{v}_mflops"] = (0.2 * (1 + gain) + 0.001 * rng.standard_normal(n)).tolist()
+    m["m2net_location_true_acc_lookalike"] = m["m2net_acc_lookalike"]
+    m["m2net_location_shuffled_acc_lookalike"] = (0.5 + 0.01 * rng.standard_normal(n)).tolist()
     return m
 
 
@@ -335,12 +383,15 @@ def test_record_claims_kinds_baselines_and_rules():
     rec = Record("m2net", {})
     claims.record_claims(rec, _fake_metrics(), num_classes=20, vision_ceiling=0.5)
     ids = {c.id for c in rec.claims}
-    assert ids == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance"}
     assert ids <= set(claims.RULES)
     got = {c.id: (c.kind, c.verdict) for c in rec.claims}
     assert got == {"diverse-paths": ("paper", "holds"), "location-lookalike": ("paper", "holds"),
-                   "comparable-complexity": ("paper", "holds"), "rnet-above-chance": ("check", "holds")}
-    assert set(rec.baselines) == {"chance", "full network", "full network, look-alikes", "vision ceiling, look-alikes"}
+                   "comparable-complexity": ("paper", "holds"), "rnet-above-chance": ("check", "holds"),
+                   "beyond-vision": ("check", "holds"), "location-used": ("check", "holds")}
+    assert set(rec.baselines) == {"chance", "full network", "full network, look-alikes", "vision ceiling, look-alikes",
+                                  "vision + location ceiling"}
+    assert ids == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance",
+                   "beyond-vision", "location-used"}
     assert rec.baselines["chance"].value == pytest.approx(5.0)
     by = {c.id: c for c in rec.claims}
     assert "paired t" in by["location-lookalike"].test and by["location-lookalike"].n == 8
@@ -348,12 +399,27 @@ def test_record_claims_kinds_baselines_and_rules():
     assert not any(c.beaten_by for c in rec.claims)
     # an M²Net that loses to the vision-only ceiling on look-alikes is not a reproduction
     m = _fake_metrics(effect=0.05)
-    m["m2net_acc_lookalike"] = [0.45 + 0.01 * i for i in range(8)]
+    m["m2net_acc_lookalike"] = [0.42 + 0.01 * i for i in range(8)]
     m["no_location_acc_lookalike"] = [0.30 + 0.01 * i for i in range(8)]
     rec = Record("m2net", {})
     claims.record_claims(rec, m, num_classes=20, vision_ceiling=0.5)
     look = next(c for c in rec.claims if c.id == "location-lookalike")
     assert look.verdict == "holds" and look.beaten_by == ["full network, look-alikes", "vision ceiling, look-alikes"]
+    assert next(c for c in rec.claims if c.id == "beyond-vision").verdict == "does not hold"
+    # the Hamming distance no longer decides claim 1: equal information about the class, no "holds"
+    m = _fake_metrics()
+    m["no_diversity_info_class"] = m["m2net_info_class"]
+    rec = Record("m2net", {})
+    claims.record_claims(rec, m, num_classes=20, vision_ceiling=0.5)
+    assert next(c for c in rec.claims if c.id == "diverse-paths").verdict != "holds"
+    # the calibration classifiers of the shipped evidence become baselines
+    m = _fake_metrics()
+    m.update(vision_acc=[0.6] * 8, vision_acc_lookalike=[0.5] * 8, fusion_acc=[0.95] * 8,
+             fusion_acc_lookalike=[0.9] * 8)
+    rec = Record("m2net", {})
+    claims.record_claims(rec, m, num_classes=20, vision_ceiling=0.5)
+    assert {"vision only", "vision only, look-alikes", "late fusion", "late fusion, look-alikes"} <= set(rec.baselines)
+    assert rec.baselines["late fusion, look-alikes"].value == pytest.approx(90.0)
 
 
 def test_comparable_complexity_fails_on_flops_and_pairs_by_seed():

@@ -20,7 +20,8 @@ def test_train_m2net_book_writes_record(tmp_path):
         assert {f"{n}_acc", f"{n}_mflops", f"{n}_blocks", f"{n}_unique_paths", f"{n}_hamming"} <= set(rec["metrics"])
     assert rec["metrics"]["full_blocks"] == [9.0]
     verdicts = {c["id"]: c["verdict"] for c in rec["claims"]}
-    assert set(verdicts) == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance"}
+    assert set(verdicts) == {"diverse-paths", "location-lookalike", "comparable-complexity", "rnet-above-chance",
+                             "beyond-vision", "location-used"}
     assert set(verdicts) <= set(claims.RULES)
     assert set(verdicts.values()) == {"inconclusive"}  # one seed: no interval; location-lookalike: not run
     assert {c["id"]: c["kind"] for c in rec["claims"]}["rnet-above-chance"] == "check"
@@ -50,7 +51,7 @@ def test_train_m2net_paper_preset_on_landmark_lists(tmp_path):
     _landmark_fixture(tmp_path / "data")
     shrink = ["layers=(1,1,1)", "planes=(4,4,4)", "policy_planes=(4,4,4,4)", "loc_widths=(8,8,8,8)",
               "num_classes=3", "batch_size=2", "pretrain_epochs=1", "phase1_epochs=1", "phase2_epochs=1",
-              "num_workers=0"]
+              "num_workers=0", "policy_init=scratch"]
     out = tmp_path / "r"
     argv = ["train", "m2net", "--preset", "paper", "--data-root", str(tmp_path / "data"), "--quiet",
             "--out", str(out)]
@@ -59,7 +60,7 @@ def test_train_m2net_paper_preset_on_landmark_lists(tmp_path):
     assert main(argv) == 0
     rec = json.loads((out / "results.json").read_text())
     assert rec["parameters"]["dataset"] == "landmark732" and rec["parameters"]["arch"] == "paper"
-    assert {"m2net_acc", "blockdrop_acc", "m2net_mflops", "blockdrop_unique_paths",
+    assert {"m2net_acc", "blockdrop_acc", "m2net_mflops", "blockdrop_unique_paths", "m2net_info_class",
             "m2net_location_shuffled_acc"} <= set(rec["metrics"])
     assert "m2net_acc_lookalike" not in rec["metrics"]  # not annotated in the lists
     assert list(json.loads((out / "history.json").read_text())) == [

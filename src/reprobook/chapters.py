@@ -70,7 +70,7 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
             key_code=("reprobook.tac.binarize:XNORWeight", "reprobook.tac.compress:weight_sharing")),
     Chapter("m2net", 2, "M²Net: geo-aware inference-path selection", "02_m2net.ipynb",
             "reprobook.m2net", "reprobook.m2net.config:PRESETS", 120,
-            trainer="reprobook.m2net.trainer:train",
+            trainer="reprobook.m2net.trainer:train", evidence="reprobook.m2net.experiment:GRID",
             key_code=("reprobook.m2net.method:reward", "reprobook.m2net.method:phase1_loss")),
     Chapter("switokd", 3, "SwitOKD: switchable online knowledge distillation", "03_switokd.ipynb",
             "reprobook.switokd", "reprobook.switokd.config:PRESETS", 120,

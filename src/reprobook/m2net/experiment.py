@@ -28,8 +28,9 @@ from reprobook.engine.loop import BatchStream, History, PhaseFit, cached_fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.m2net import method as M
 from reprobook.m2net.config import M2NetConfig
-from reprobook.m2net.data import GeoLandmarks, LandmarkList, geo_landmarks, hard_cities
-from reprobook.m2net.model import FlatResNet, PolicyNet, block_flops
+from reprobook.m2net.data import CITIES, GeoLandmarks, LandmarkList, geo_landmarks, hard_cities
+from reprobook.m2net.model import FlatResNet, LocationBranch, PolicyNet, block_flops, load_resnet18, resnet18_weights_path
+from reprobook.engine.evidence import Grid
 
 @dataclass(frozen=True)
 class Variant:
@@ -168,7 +169,10 @@ def train_variant(cfg: M2NetConfig, variant: Variant, rnet0: FlatResNet, train, 
     """Phase 1 (policy only, frozen recognition network) then phase 2 (joint), for one variant."""
     seed_everything(seed)
     rnet = copy.deepcopy(rnet0).to(device)
-    policy = build_policy(cfg, variant).to(device)
+    policy = build_policy(cfg, variant)
+    if cfg.policy_init != "scratch":  # the official Policy224_loc starts from ImageNet ResNet-18 weights
+        load_resnet18(policy.features, cfg.policy_init)
+    policy = policy.to(device)
     stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
     spe, K = stream.steps_per_epoch, cfg.num_blocks
     tag = f"{variant.name}-seed{seed}"
@@ -296,6 +300,7 @@ def evaluate_list(rnet, policy, test, flops, cfg: M2NetConfig, *, seed: int = 0)
     u, logits, y = predict_loader(rnet, policy, test, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
     hard = torch.zeros(len(y), dtype=torch.bool)  # not annotated: look-alike accuracy is NaN
     metrics = path_metrics(u, logits, y, hard, flops)
+    metrics["info_class"] = M.path_information(u, y, seed=seed)  # no city labels in the lists
     loc = {"true": {"acc": metrics["acc"], "acc_lookalike": float("nan"), "path_change": 0.0}}
     if policy is not None:
         u2, logits2, _ = predict_loader(rnet, policy, test, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
@@ -385,12 +390,21 @@ def _evaluate(cfg, rnet, policy, test, flops, seed):
     u, logits = predict(rnet, policy, x, loc)
     metrics = path_metrics(u, logits, y, test.hard, flops)
     metrics["city_share"] = M.explained_share(u, test.city)  # how much of the path variation the city explains
+    metrics["info_class"] = M.path_information(u, y, seed=seed)  # bits the greedy path tells about the class
+    metrics["info_city"] = M.path_information(u, test.city, seed=seed)  # … and about the city
     loc_test = location_test(rnet, policy, test, seed=seed) if policy is not None else {}
     return metrics, u, logits.argmax(1), loc_test
 
 
+def check_inputs(cfg: M2NetConfig) -> None:
+    """Files the configuration needs beyond its data: the policy's ImageNet weights (``policy_init``)."""
+    if cfg.policy_init != "scratch":
+        resnet18_weights_path(cfg.policy_init)
+
+
 def run(cfg: M2NetConfig, *, progress: bool = True, fitter: PhaseFit | None = None) -> M2NetResult:
     """Pre-train, train every variant in ``cfg.variants`` for ``cfg.n_seeds`` seeds, evaluate."""
+    check_inputs(cfg)
     device = distributed.device_for(resolve_device(cfg.device))
     train, test = load_data(cfg)
     x_shape = tuple(test[0][0].shape)
@@ -414,7 +428,7 @@ def run(cfg: M2NetConfig, *, progress: bool = True, fitter: PhaseFit | None = No
 
 
 METRICS = ("acc", "acc_lookalike", "acc_other", "blocks", "blocks_std", "mflops", "unique_paths", "hamming",
-           "city_share")
+           "city_share", "info_class", "info_city")
 
 
 def flat_metrics(result: M2NetResult) -> dict[str, list[float] | float]:
@@ -445,3 +459,139 @@ def vision_ceiling(test) -> float | None:
     if not isinstance(test, GeoLandmarks):
         return None
     return 1.0 / len(hard_cities(0))
+
+
+# --- calibration: location late-fused into the classifier ----------------------------------------
+
+def train_location_classifier(cfg: M2NetConfig, train, *, seed: int, device, progress: bool = True,
+                              fitter: PhaseFit | None = None) -> LocationBranch:
+    """A classifier from the location alone (the policy's location MLP with ``C`` outputs), cross-entropy
+    for ``phase1_epochs + phase2_epochs`` epochs (as long as the policy's location branch trains): the
+    location half of the late-fusion baseline."""
+    seed_everything(seed)
+    net = LocationBranch(widths=cfg.loc_widths, num_blocks=cfg.num_classes).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.pretrain_lr)
+    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
+
+    def step(batch, _):
+        _, loc, y = _batch(batch, device)
+        net.train()
+        loss = F.cross_entropy(net(loc), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    fitter = fitter or cached_fit("m2net", as_dict(cfg))
+    fitter(f"locnet-seed{seed}", step, steps=max(1, cfg.phase1_epochs + cfg.phase2_epochs) * stream.steps_per_epoch,
+           stream=stream,
+           state={"locnet": net, "opt": opt}, desc=f"location classifier, seed {seed}", progress=progress)
+    return net.eval()
+
+
+def train_vision(cfg: M2NetConfig, rnet0: FlatResNet, train, *, seed: int, device, progress: bool = True,
+                 fitter: PhaseFit | None = None) -> FlatResNet:
+    """The vision-only calibration classifier: the pre-trained network trained on for ``phase2_epochs`` more
+    epochs of cross-entropy on full paths (Adam, ``phase2_lr``), so that its ResNet has as many epochs of
+    training as M²Net's (pre-training + phase 2)."""
+    seed_everything(seed)
+    rnet = copy.deepcopy(rnet0).to(device)
+    opt = torch.optim.Adam(rnet.parameters(), lr=cfg.phase2_lr)
+    stream = BatchStream(train, batch_size=cfg.batch_size, seed=seed, num_workers=cfg.num_workers)
+    spe = stream.steps_per_epoch
+
+    def step(batch, t):
+        x, _, y = _batch(batch, device)
+        _set_lr(opt, cfg.phase2_lr, (t - 1) // spe, cfg)
+        rnet.train()
+        out = rnet(x, None)
+        loss = F.cross_entropy(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss, "acc": (out.argmax(1) == y).float().mean()}
+
+    fitter = fitter or cached_fit("m2net", as_dict(cfg))
+    fitter(f"vision-seed{seed}", step, steps=max(1, cfg.phase2_epochs) * spe, stream=stream,
+           state={"rnet": rnet, "opt": opt}, desc=f"vision-only classifier, seed {seed}", progress=progress)
+    return rnet.eval()
+
+
+@torch.no_grad()
+def late_fusion(rnet: FlatResNet, locnet: LocationBranch, test) -> dict[str, float]:
+    r"""Accuracy of the vision-only classifier restricted to the city the location classifier names (the
+    classes of the generated set are kind × city, class :math:`c` in city :math:`c \bmod T`): the vision
+    decides the kind, the location the city. Overall and on the look-alike classes: the upper calibration
+    point (location used by the classifier itself, all blocks)."""
+    x, loc, y = test.tensors
+    _, logits = predict(rnet, None, x, loc)
+    dev = next(locnet.parameters()).device
+    T = len(CITIES)
+    city = locnet(loc.to(dev).float()).argmax(1).cpu() % T  # [N] the located city
+    in_city = torch.arange(logits.shape[1])[None, :] % T == city[:, None]  # [N, C]
+    fused = logits.masked_fill(~in_city, float("-inf"))
+    ok = (fused.argmax(1) == y).float()
+    return {"acc": ok.mean().item(), "acc_lookalike": ok[test.hard].mean().item(),
+            "city_acc": (city == test.city).float().mean().item()}
+
+
+# --- shipped evidence ----------------------------------------------------------------------------
+
+EVIDENCE_ARMS = ("m2net", "no_diversity", "no_location", "blockdrop")
+
+
+def evidence_cell(cfg: M2NetConfig, arm: str, seed: int, *, fit: PhaseFit, progress: bool = True) -> dict:
+    """One cell of the evidence grid: pre-train with ``seed``, train variant ``arm``, evaluate greedy test
+    paths (metrics of :func:`path_metrics`, path information, the location test). Every cell also reports
+    the pre-trained network with all blocks (``full_*``); the ``m2net`` cell adds the calibration classifiers:
+    vision only, trained as long as M²Net's ResNet (``vision_*``), and its late fusion with a location
+    classifier (``fusion_*``). Weights: the trained recognition and policy networks."""
+    if arm not in EVIDENCE_ARMS:
+        raise ValueError(f"unknown arm {arm!r}; arms: {', '.join(EVIDENCE_ARMS)}")
+    device = resolve_device(cfg.device)
+    train, test = load_data(cfg)
+    flops = block_flops(build_rnet(cfg), tuple(test[0][0].shape))
+    variant = variants(replace(cfg, variants=("m2net", *[a for a in EVIDENCE_ARMS if a != "m2net"])))[arm]
+    rnet0, _ = pretrain(cfg, train, seed=seed, device=device, progress=progress, fitter=fit)
+    full = _evaluate(cfg, rnet0, None, test, flops, seed)[0]
+    rnet, policy, _, _ = train_variant(cfg, variant, rnet0, train, seed=seed, device=device, progress=progress,
+                                       fitter=fit)
+    m, u, _, loc_test = _evaluate(cfg, rnet, policy, test, flops, seed)
+    out = dict(m)
+    y = test.tensors[2]
+    if isinstance(test, GeoLandmarks):  # P(u_k = 1 | class c), [C·K] row-major: the block-usage heat map
+        out["usage"] = torch.stack([u[y == c].float().mean(0) for c in range(cfg.num_classes)]).flatten().tolist()
+    out.update({f"full_{k}": full[k] for k in ("acc", "acc_lookalike", "acc_other", "mflops")})
+    for setting, vals in loc_test.items():
+        out.update({f"location_{setting}_{k}": v for k, v in vals.items()})
+    if arm == "m2net" and isinstance(test, GeoLandmarks):  # the calibration classifiers
+        vision = train_vision(cfg, rnet0, train, seed=seed, device=device, progress=progress, fitter=fit)
+        vm = _evaluate(cfg, vision, None, test, flops, seed)[0]
+        out.update({f"vision_{k}": vm[k] for k in ("acc", "acc_lookalike", "acc_other")})
+        locnet = train_location_classifier(cfg, train, seed=seed, device=device, progress=progress, fitter=fit)
+        out.update({f"fusion_{k}": v for k, v in late_fusion(vision, locnet, test).items()})
+    return {"metrics": out, "weights": {"rnet": rnet.cpu().state_dict(), "policy": policy.cpu().state_dict()}}
+
+
+def evidence_metrics(ev) -> dict[str, list[float]]:
+    """A shipped record's per-seed metrics in :func:`flat_metrics`' naming (``<run>_<metric>``), paired by seed:
+    every arm's metrics, its location test, and the ``full`` and ``fusion`` calibration classifiers."""
+    out: dict[str, list[float]] = {}
+    first = ev.cell(EVIDENCE_ARMS[0], ev.seeds[0])["metrics"]
+    for arm in ev.data["arms"]:
+        for k in ev.cell(arm, ev.seeds[0])["metrics"]:
+            if k.startswith(("full_", "fusion_", "vision_")) or k == "usage":
+                continue
+            name = f"{arm}_{k}"
+            out[name] = [float(v) for v in ev.values(arm, k)]
+    for k in first:
+        if k.startswith(("full_", "fusion_", "vision_")):
+            out[k] = [float(v) for v in ev.values(EVIDENCE_ARMS[0], k)]
+    return out
+
+
+# The grid's schedule is the one the chapter's claims need (pre-train 20, phase 1 3, phase 2 12 epochs), given
+# on the command line; a replay on another CPU or torch version may differ by rounding: logged losses, rewards
+# and accuracies within 2 % (relative).
+GRID = Grid("m2net", "reprobook.m2net", arms=EVIDENCE_ARMS, run_cell=evidence_cell, seeds=5, replay_arm="m2net",
+            tolerance=0.02, replay_steps=8)

@@ -1,4 +1,5 @@
-"""Chapter 2 figures, drawn from a run's :class:`~reprobook.m2net.experiment.M2NetResult`."""
+"""Chapter 2 figures, drawn from a run's :class:`~reprobook.m2net.experiment.M2NetResult` or from the
+shipped evidence (:class:`Shipped`, the same interface for the figures that need no trained model)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,49 @@ from reprobook.m2net.data import CITIES, SUPERCATS, dms_code
 from reprobook.m2net.experiment import M2NetResult
 
 
+class Shipped:
+    """A shipped evidence record seen as a run for the figures: ``values``, ``location_values``, the
+    variants' labels, the test set (for class names and look-alikes) and per-class block usage."""
+
+    def __init__(self, ev):
+        from reprobook.m2net.config import M2NetConfig
+        from reprobook.m2net.data import geo_landmarks
+        from reprobook.m2net.experiment import variants
+
+        fields = set(M2NetConfig.__dataclass_fields__)
+        conf = {k: tuple(v) if isinstance(v, list) else v for k, v in ev.data["config"].items() if k in fields}
+        self.ev = ev
+        self.config = M2NetConfig(**{**conf, "variants": tuple(ev.data["arms"])})
+        self.test = geo_landmarks(split="test", per_class=self.config.test_per_class, detail_p=self.config.detail_p)
+        self.variants = variants(self.config)
+        self.runs = {a: ev.seeds for a in ev.data["arms"]}
+
+    def values(self, variant: str, metric: str) -> list[float]:
+        if variant == "full":
+            return [float(v) for v in self.ev.values("m2net", f"full_{metric}")]
+        return [float(v) for v in self.ev.values(variant, metric)]
+
+    def location_values(self, variant: str, setting: str, metric: str = "acc_lookalike") -> list[float]:
+        return self.values(variant, f"location_{setting}_{metric}")
+
+    def usage(self, variant: str, seed: int = 0) -> np.ndarray:
+        u = np.asarray(self.ev.values(variant, "usage")[seed], float)
+        return u.reshape(self.test.num_classes, -1)
+
+
+def undecided_cities(res, variant: str = "m2net", *, seed: int = 0, within: float = 0.15) -> list[str]:
+    """Cities whose classes' block usage stays within ``within`` of 0.5 on average (paths left undecided)."""
+    u = usage(res, variant, seed)
+    city = res.test.city
+    y = res.test.tensors[2]
+    out = []
+    for t, (name, *_) in enumerate(CITIES):
+        classes = sorted({int(c) for c in y[city == t].unique()})
+        if np.abs(u[classes] - 0.5).mean() < within:
+            out.append(name)
+    return out
+
+
 def class_order(res: M2NetResult) -> list[int]:
     """Classes ordered by location: city first, then super-category."""
     S, T = len(SUPERCATS), len(CITIES)
@@ -19,6 +63,8 @@ def class_order(res: M2NetResult) -> list[int]:
 
 def usage(res: M2NetResult, variant: str, seed: int = 0) -> np.ndarray:
     """``[C, K]`` block usage ``P(u_k = 1 | class c)`` of the greedy test paths."""
+    if isinstance(res, Shipped):
+        return res.usage(variant, seed)
     u, y = res.runs[variant][seed].u, res.test.tensors[2]
     C = res.test.num_classes
     return np.stack([u[y == c].mean(0).numpy() if (y == c).any() else np.zeros(u.shape[1]) for c in range(C)])
@@ -48,38 +94,6 @@ def usage_heatmap(res: M2NetResult, variants=("m2net", "blockdrop")):
     return fig
 
 
-def _path_colours(ids: torch.Tensor, top: int = 7):
-    vals, counts = ids.unique(return_counts=True)
-    common = vals[counts.argsort(descending=True)][:top].tolist()
-    cols = [PALETTE[common.index(i)] if i in common else "#BBBBBB" for i in ids.tolist()]
-    return cols, common
-
-
-def path_map(res: M2NetResult, variants=("m2net", "blockdrop")):
-    """Test locations, one panel per city, coloured by the greedy path (7 most frequent paths in
-    colour, the rest grey)."""
-    variants = [v for v in variants if v in res.runs]
-    T = len(CITIES)
-    fig, axes = figure(T, len(variants), width=2.1, height=2.1)
-    axes = np.atleast_2d(axes)
-    ll, city = res.test.latlon, res.test.city
-    for r, v in enumerate(variants):
-        ids = M.path_ids(res.runs[v][0].u)
-        cols, common = _path_colours(ids)
-        cols = np.array(cols)
-        for t in range(T):
-            ax = axes[r, t]
-            sel = (city == t).numpy()
-            ax.scatter(ll[sel, 1], ll[sel, 0], c=cols[sel], s=6, linewidths=0)
-            ax.set_title(f"{res.variants[v].label}: {CITIES[t][0]}", fontsize=8)
-            ax.tick_params(labelsize=6)
-            if t == 0:
-                ax.set_ylabel("latitude", fontsize=7)
-            if r == len(variants) - 1:
-                ax.set_xlabel("longitude", fontsize=7)
-    return fig
-
-
 def _mean_sem(xs: list[float]) -> tuple[float, float]:
     """Mean and standard error of the mean over seeds (0 for one seed): the error bars."""
     x = np.asarray(xs, float)
@@ -95,13 +109,13 @@ def _bars(ax, res, names, metric, *, title, ylabel, scale=1.0):
 
 
 def diversity_panel(res: M2NetResult):
-    """Number of unique greedy test paths, mean pairwise Hamming distance, share of the path
-    variance explained by the city, and accuracy, per variant."""
+    """Mean pairwise Hamming distance (saturated), information of the greedy test path about the class and
+    about the city (bits, permutation-corrected), and accuracy, per variant."""
     names = list(res.runs)
     fig, (a, b, c, d) = figure(4, width=2.5, height=3.0)
-    _bars(a, res, names, "unique_paths", title="unique paths (test)", ylabel="#")
-    _bars(b, res, names, "hamming", title="mean pairwise Hamming", ylabel="fraction of blocks")
-    _bars(c, res, names, "city_share", title="path variance explained\nby the city", ylabel="share")
+    _bars(a, res, names, "hamming", title="mean pairwise Hamming", ylabel="fraction of blocks")
+    _bars(b, res, names, "info_class", title="I(path; class)", ylabel="bits")
+    _bars(c, res, names, "info_city", title="I(path; city)", ylabel="bits")
     _bars(d, res, names, "acc", title="test accuracy", ylabel="%", scale=100)
     return fig
 
@@ -119,6 +133,13 @@ def tradeoff(res: M2NetResult):
             vals = 100 * np.array(res.values(n, metric))
             ax.errorbar(fl, vals.mean(), yerr=vals.std() if len(vals) > 1 else None, fmt="o",
                         color="k" if n == "full" else PALETTE[(i - 1) % len(PALETTE)], label=label, capsize=2)
+    if isinstance(res, Shipped):  # the calibration classifiers, at full cost
+        fl = np.mean(res.values("full", "mflops"))
+        for n, label, marker in (("vision", "vision only", "s"), ("fusion", "late fusion", "D")):
+            for ax, metric in ((a, "acc"), (b, "acc_lookalike")):
+                vals = 100 * np.array(res.values("m2net", f"{n}_{metric}"))
+                ax.errorbar(fl, vals.mean(), yerr=vals.std() if len(vals) > 1 else None, fmt=marker, color="grey",
+                            mfc="white", label=label, capsize=2)
     for ax, t in ((a, "all classes"), (b, "look-alike classes")):
         ax.set(xlabel=f"MFLOPs (multiply-adds) per image; full = {K} blocks", ylabel="test accuracy (%)", title=t)
     b.axhline(50, color="grey", ls=":", lw=1)
@@ -209,11 +230,11 @@ def explore(res: M2NetResult, landmark: int = 0, lat: float = 51.5074, lon: floa
 
 
 def ablation_markdown(res: M2NetResult) -> str:
-    """The ablation table: accuracy, look-alike accuracy, blocks, FLOPs, diversity, per variant."""
+    """The run's table: accuracy, look-alike accuracy, blocks, FLOPs, path statistics, per variant."""
     from reprobook.engine.results import fmt
 
     rows = ["| run | accuracy (%) | look-alike acc. (%) | blocks used | MFLOPs | unique paths | mean Hamming "
-            "| city share |", "|---|---|---|---|---|---|---|---|"]
+            "| I(path; class) (bits) | I(path; city) (bits) |", "|---|---|---|---|---|---|---|---|---|"]
     for n in ["full", *res.runs]:
         label = "full network (all blocks)" if n == "full" else res.variants[n].label
         rows.append("| " + " | ".join([label, fmt(res.values(n, "acc"), scale=100, digits=1),
@@ -221,7 +242,8 @@ def ablation_markdown(res: M2NetResult) -> str:
                                        fmt(res.values(n, "blocks"), digits=2), fmt(res.values(n, "mflops"), digits=3),
                                        fmt(res.values(n, "unique_paths"), digits=0),
                                        fmt(res.values(n, "hamming"), digits=3),
-                                       fmt(res.values(n, "city_share"), digits=2) if n != "full" else "—"]) + " |")
+                                       *([fmt(res.values(n, k), digits=2) for k in ("info_class", "info_city")]
+                                         if n != "full" else ["—", "—"])]) + " |")
     return "\n".join(rows)
 
 
@@ -244,3 +266,34 @@ def data_samples(res: M2NetResult, per_class: int = 4):
                    title=f"{CITIES[t][0]}\n(* look-alike: {', '.join(SUPERCATS[s] for s in range(S) if is_hard[s])})")
         ax.title.set_fontsize(7)
     return fig
+
+
+def calibration_markdown(res) -> str:
+    """M²Net placed between the calibration points: accuracy and look-alike accuracy (mean ± std over seeds)
+    of the design ceilings, the full network, the vision-only and late-fusion classifiers (shipped evidence)."""
+    from reprobook.m2net.experiment import vision_ceiling
+
+    def cell(xs):
+        x = 100 * np.asarray(xs, float)
+        return f"{x.mean():.1f} ± {x.std(ddof=1):.1f}" if x.size > 1 else f"{x.mean():.1f}"
+
+    rows = ["| classifier | accuracy (%) | look-alike accuracy (%) |", "|---|---|---|"]
+    ceiling = vision_ceiling(res.test)
+    if ceiling is not None:
+        rows.append(f"| vision ceiling (the data's design) | — | {100 * ceiling:.1f} |")
+    rows.append(f"| pre-trained full network (vision) | {cell(res.values('full', 'acc'))} | "
+                f"{cell(res.values('full', 'acc_lookalike'))} |")
+    if isinstance(res, Shipped):
+        rows.append(f"| vision only, trained as long as M²Net | {cell(res.values('m2net', 'vision_acc'))} | "
+                    f"{cell(res.values('m2net', 'vision_acc_lookalike'))} |")
+    for n in ("blockdrop", "no_location", "m2net"):
+        if n in res.runs:
+            rows.append(f"| {res.variants[n].label} | {cell(res.values(n, 'acc'))} | "
+                        f"{cell(res.values(n, 'acc_lookalike'))} |")
+    if isinstance(res, Shipped):
+        rows.append(f"| late fusion (city named by the location classifier: right for "
+                    f"{cell(res.values('m2net', 'fusion_city_acc'))} %) | {cell(res.values('m2net', 'fusion_acc'))} | "
+                    f"{cell(res.values('m2net', 'fusion_acc_lookalike'))} |")
+    if ceiling is not None:
+        rows.append("| vision + location ceiling (the data's design) | 100.0 | 100.0 |")
+    return "\n".join(rows)

@@ -23,7 +23,8 @@ Without the location branch (BlockDrop, and the "location off" ablation) :math:`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -244,3 +245,59 @@ def block_flops(rnet: FlatResNet, image_shape: Sequence[int]) -> tuple[float, li
             k += 1
     always = sum(macs.values()) - sum(per_block)
     return always, per_block
+
+
+# --- ImageNet initialisation of the policy's image branch (paper preset) ----------------------------
+
+RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's ImageNet ResNet-18 weights (ResNet18_Weights.IMAGENET1K_V1)
+
+
+def resnet18_weights_path(spec: str) -> Path:
+    """The file ``policy_init`` names: ``"imagenet"`` → torchvision's file in torch's hub cache
+    (``$TORCH_HOME/hub/checkpoints``), otherwise ``spec`` itself. Raises ``FileNotFoundError`` naming
+    the file when it is absent (nothing is downloaded)."""
+    import torch.hub
+
+    path = Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_FILE if spec == "imagenet" else Path(spec).expanduser()
+    if not path.is_file():
+        how = ("place torchvision's ImageNet ResNet-18 weights there (file " + RESNET18_FILE + ")"
+               if spec == "imagenet" else "give the path of a ResNet-18 state dict")
+        raise FileNotFoundError(f"policy_init={spec!r}: no file {path}; {how}, or set policy_init='scratch'")
+    return path
+
+
+def resnet18_to_flat(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A torchvision ResNet-18 state dict → the keys of a one-block-per-stage :class:`FlatResNet` with the
+    ImageNet stem (the official ``load_weights_to_flatresnet``): the stem, the *first* block of every stage
+    and its downsampling projection; the second blocks and ``fc`` are not used."""
+    out = {}
+    for k, v in state.items():
+        parts = k.split(".")
+        if parts[0] == "conv1":
+            out["stem.0." + ".".join(parts[1:])] = v
+        elif parts[0] == "bn1":
+            out["stem.1." + ".".join(parts[1:])] = v
+        elif parts[0].startswith("layer") and parts[1] == "0":
+            s = int(parts[0][5:]) - 1
+            if parts[2] == "downsample":
+                out[f"ds.{s}." + ".".join(parts[3:])] = v
+            else:
+                out[f"blocks.{s}.0." + ".".join(parts[2:])] = v
+    return out
+
+
+def load_resnet18(features: FlatResNet, spec: str) -> None:
+    """Load ImageNet ResNet-18 weights (``policy_init``, see :func:`resnet18_weights_path`) into ``features``."""
+    path = resnet18_weights_path(spec)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, Mapping) and "state_dict" in state:
+        state = state["state_dict"]
+    mapped = resnet18_to_flat(state)
+    own = features.state_dict()
+    missing = sorted(k for k in own if k not in mapped and not k.endswith("num_batches_tracked"))
+    bad = sorted(k for k in mapped if k in own and own[k].shape != mapped[k].shape)
+    if missing or bad:
+        raise ValueError(f"policy_init file {path} does not fit the policy's image branch (needs ResNet-18 weights "
+                         f"and policy_planes=(64, 128, 256, 512)): "
+                         f"{'missing ' + ', '.join(missing[:3]) if missing else 'shape mismatch at ' + ', '.join(bad[:3])}")
+    features.load_state_dict({k: mapped.get(k, own[k]) for k in own})
