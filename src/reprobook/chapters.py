@@ -61,7 +61,7 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
             trainer="reprobook.switokd.trainer:train"),
     Chapter("adasg", 4, "AdaSG: data-free quantization as a zero-sum game", "04_adasg.ipynb",
             "reprobook.dfq", "reprobook.dfq.config:ADASG_PRESETS", 180,
-            trainer="reprobook.dfq.trainer:train"),
+            trainer="reprobook.dfq.trainer:train", evidence="reprobook.dfq.grid:GRID"),
     Chapter("adadfq", 5, "AdaDFQ: adaptive data-free quantization", "05_adadfq.ipynb",
             "reprobook.dfq", "reprobook.dfq.config:ADADFQ_PRESETS", 180,
             trainer="reprobook.dfq.trainer:train"),
