@@ -73,7 +73,7 @@ def evidence_cell(cfg: DFQConfig, arm_name: str, seed: int, *, fit: PhaseFit, pr
 
     name, bits = ARMS.get(arm_name, ("AdaSG", 3))
     if arm_name in MECHANISM:
-        cfg = dataclasses.replace(cfg, epochs=min(cfg.epochs, MECHANISM_EPOCHS), lr_steps=(), trace_every=PROBE_EVERY,
+        cfg = dataclasses.replace(cfg, epochs=min(cfg.epochs, MECHANISM_EPOCHS), lr_steps=(), trace_every=min(PROBE_EVERY, cfg.iters_per_epoch),
                                   lr_q=0.0 if arm_name == FROZEN_CONTROL else cfg.lr_q)
     old = torch.get_default_dtype()
     torch.set_default_dtype(getattr(torch, cfg.dtype))
