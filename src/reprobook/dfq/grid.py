@@ -103,3 +103,27 @@ def evidence_cell(cfg: DFQConfig, arm_name: str, seed: int, *, fit: PhaseFit, pr
 # shipped loss curve. On another CPU or torch version the float32 losses may differ by rounding: 1 %.
 GRID = Grid("adasg", "reprobook.dfq", arms=tuple(ARMS), run_cell=evidence_cell, seeds=5, tolerance=0.01,
             replay_arm="AdaSG-w3", replay_steps=20)
+
+
+def summary_markdown(ev, *, arms: tuple[str, ...] | None = None) -> str:
+    """The shipped cells as a table: per arm, n seeds, final top-1 (mean ± std), best test epoch (the official
+    quirk, for reference), mean H/log C, and the mechanism's signed R_max − R_min; then the schedule."""
+    rows = ["| arm | method | W/A bits | seeds | final top-1 (%) | best test epoch (%) | mean H/log C | "
+            "signed R_max − R_min |", "|---|---|---|---|---|---|---|---|"]
+    for a in arms or tuple(ev.data["arms"]):
+        name, bits = ARMS[a]
+        top1 = 100 * np.asarray(ev.values(a, "top1"))
+        best = 100 * np.asarray(ev.values(a, "top1_best"))
+        h = np.asarray(ev.values(a, "mean_h_ratio"))
+        drop = f"{np.mean(ev.values(a, 'r_drop')):.4f}" if a in MECHANISM else "—"
+        sd = f" ± {top1.std(ddof=1):.1f}" if len(top1) > 1 else ""
+        rows.append(f"| {a} | {name} | {bits} | {len(top1)} | {top1.mean():.1f}{sd} | {best.mean():.1f} | "
+                    f"{h.mean():.3f} | {drop} |")
+    c = ev.data["config"]
+    rows.append(f"\nEach cell trains P, calibrates the PTQ baselines, then runs one method for {c['epochs']} epochs × "
+                f"{c['iters_per_epoch']} iterations of batch {c['batch_size']} (learning-rate steps after epochs "
+                f"{', '.join(map(str, c['lr_steps']))}); the mechanism arm runs {min(c['epochs'], MECHANISM_EPOCHS)} "
+                f"epochs at a constant learning rate, probed every {min(PROBE_EVERY, c['iters_per_epoch'])} "
+                f"iterations on {PROBE_BATCHES} fixed batches. Mean H/log C: {ENTROPY_BATCHES} fixed batches of "
+                f"generated samples per cell.")
+    return "\n".join(rows)
