@@ -102,7 +102,7 @@ def test_config_presets_and_errors():
         assert presets["book"].ema == "plain"
     with pytest.raises(ValueError, match="from 2 to 8"):
         dfq.adasg_from_params(bits=9)
-    with pytest.raises(ValueError, match="choose one of: book, paper"):
+    with pytest.raises(ValueError, match="choose one of: book, evidence, paper"):
         dfq.adasg_from_params(preset="huge")
     with pytest.raises(ValueError, match="lambda_l <= lambda_u"):
         dfq.adadfq_from_params(lambda_l=0.9, lambda_u=0.2)
