@@ -93,7 +93,7 @@ def test_adadfq_paper_preset_on_cifar10_fixture_with_pretrained_weights(tmp_path
     assert main(["train", "adadfq", "--preset", "paper", "--data-root", str(tmp_path / "data"), "--quiet",
                  *argv, "--out", str(out)]) == 0
     rec, hist = _read(out)
-    assert set(hist) == {"adadfq_AdaDFQ_w3_s0_plain"}  # P loaded, not trained
+    assert set(hist) == {"adadfq_AdaDFQ_w3_s0_bias_corrected"}  # P loaded, not trained; the official range EMA
     assert rec["parameters"]["dataset"] == "cifar10" and rec["parameters"]["model"] == "resnet20"
     got = {c["id"]: c for c in rec["claims"]}
     assert set(got) == {"fp-matches-pretrained", "adadfq-matches-paper-w3a3", "adadfq-beats-ptq-w3a3"}
