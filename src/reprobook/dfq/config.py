@@ -4,9 +4,8 @@
 as the main setting and W2A2 as a labelled extension, a few seeds, sized for a 2-core CPU.
 ``paper`` (CIFAR-10 ResNet-20) and ``paper_*``: the official network, schedule (400 epochs ×
 200 iterations of 16), optimisers, per-paper α/λ and the official bias-corrected range EMA; they
-read the real dataset under ``data_root``. ``evidence``: the book's setting at a schedule long
-enough for every fine-tuned method, the shipped evidence of both chapters
-(:mod:`reprobook.dfq.grid`). ``bits`` selects W3A3, W4A4 or W5A5 as in the paper's table. The papers start from
+read the real dataset under ``data_root``. ``evidence``: the book's setting at the longer schedule
+of the shipped evidence of both chapters (:mod:`reprobook.dfq.grid`). ``bits`` selects W3A3, W4A4 or W5A5 as in the paper's table. The papers start from
 pre-trained networks: ``fp_weights`` loads one (a state dict in this layout, read with
 ``weights_only=True``); without it P is trained in the run. ``baselines=False`` runs only the
 chapter's own method (GDFQ and, in Chapter 5, AdaSG are each a full data-free run).
