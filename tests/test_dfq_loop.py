@@ -93,12 +93,16 @@ def test_config_presets_and_errors():
     paper = dfq.adadfq_from_params(preset="paper")
     assert (paper.model, paper.epochs, paper.iters_per_epoch, paper.lr_q, paper.lr_steps) == \
         ("resnet20", 400, 200, 1e-4, (100, 200, 300))
-    r50 = dfq.ADASG_PRESETS["paper_imagenet_r50"]
-    assert (r50.warmup_epochs, r50.lr_steps, r50.temperature) == (100, (200, 300, 400), 5.0)
-    assert dfq.ADADFQ_PRESETS["paper_imagenet_r50"].lr_steps == (150, 300, 400)
+    for presets in (dfq.ADASG_PRESETS, dfq.ADADFQ_PRESETS):  # the official ResNet-50 configs, per bit width
+        r50, r50_5 = presets["paper_imagenet_r50"], presets["paper_imagenet_r50_w5"]
+        assert (r50.bits, r50.warmup_epochs, r50.lr_steps, r50.temperature) == (4, 50, (200, 300, 400), 5.0)
+        assert (r50_5.bits, r50_5.warmup_epochs, r50_5.lr_steps) == (5, 50, (350, 400))
+        # every paper preset trains with the official (bias-corrected) range EMA; the book keeps the plain fix
+        assert {p.ema for k, p in presets.items() if k.startswith("paper")} == {"bias_corrected"}
+        assert presets["book"].ema == "plain"
     with pytest.raises(ValueError, match="from 2 to 8"):
         dfq.adasg_from_params(bits=9)
-    with pytest.raises(ValueError, match="choose one of: book, paper"):
+    with pytest.raises(ValueError, match="choose one of: book, evidence, paper"):
         dfq.adasg_from_params(preset="huge")
     with pytest.raises(ValueError, match="lambda_l <= lambda_u"):
         dfq.adadfq_from_params(lambda_l=0.9, lambda_u=0.2)

@@ -63,3 +63,29 @@ def test_paper_preset_needs_data_root():
         with pytest.raises(DataRootError, match="needs data_root"):
             prepare(cfg)
     assert dfq.ADADFQ_PRESETS["paper_imagenet_mv2"].model == "mobilenetv2"
+
+
+def test_resnet50_strides_in_the_first_1x1_conv_of_a_bottleneck():
+    """pytorchcv's resnet50 (the official P) downsamples in a bottleneck's first 1×1 conv, not its 3×3 conv."""
+    net = build_model("resnet50", classes=1000)
+    for stage in ("stage2", "stage3", "stage4"):
+        body = getattr(net.features, stage).unit1.body
+        assert [b.conv.stride for b in body] == [(2, 2), (1, 1), (1, 1)], stage
+
+
+def test_resnet50_forward_equals_pytorchcv():
+    """Same weights (pytorchcv's layout, in order) → same logits as pytorchcv's own resnet50 (test extra)."""
+    pytest.importorskip("pytorchcv")
+    from pytorchcv.model_provider import get_model
+
+    torch.manual_seed(0)
+    ref = get_model("resnet50", pretrained=False).eval()
+    ours = build_model("resnet50", classes=1000).eval()
+    for bn in (b for b in ref.modules() if isinstance(b, torch.nn.BatchNorm2d)):  # non-trivial statistics
+        bn.running_mean.uniform_(-0.1, 0.1, generator=torch.Generator().manual_seed(bn.num_features))
+    theirs, mine = list(ref.state_dict().values()), ours.state_dict()
+    assert [tuple(v.shape) for v in theirs] == [tuple(v.shape) for v in mine.values()]
+    ours.load_state_dict(dict(zip(mine, theirs)))
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(ours(x), ref(x), rtol=1e-4, atol=1e-5)

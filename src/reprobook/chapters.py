@@ -57,7 +57,8 @@ class Chapter:
         return tuple(getattr(importlib.import_module(module), attr))
 
 
-_DFQ_PRESETS = ("book", "paper", "paper_cifar100", "paper_imagenet_r18", "paper_imagenet_mv2", "paper_imagenet_r50")
+_DFQ_PAPER = ("paper", "paper_cifar100", "paper_imagenet_r18", "paper_imagenet_mv2", "paper_imagenet_r50",
+              "paper_imagenet_r50_w5")
 
 CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
     Chapter("intro", 0, "The toolkit: a run, a figure, a widget, a record", "00_intro.ipynb",
@@ -79,12 +80,12 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
             trainer="reprobook.switokd.trainer:train", evidence="reprobook.switokd.shipped:GRID",
             key_code=("reprobook.switokd.switch:decide", "reprobook.switokd.okd:okd_step")),
     Chapter("adasg", 4, "AdaSG: data-free quantization as a zero-sum game", "04_adasg.ipynb",
-            "reprobook.dfq", "reprobook.dfq.config:ADASG_PRESETS", 180, preset_names=_DFQ_PRESETS,
-            trainer="reprobook.dfq.trainer:train",
+            "reprobook.dfq", "reprobook.dfq.config:ADASG_PRESETS", 180, preset_names=("book", "evidence", *_DFQ_PAPER),
+            trainer="reprobook.dfq.trainer:train", evidence="reprobook.dfq.grid:GRID",
             key_code=("reprobook.dfq.adaptability:normalized_entropy", "reprobook.dfq.adaptability:margin_loss",
                       "reprobook.dfq.adasg:adasg_method")),
     Chapter("adadfq", 5, "AdaDFQ: adaptive data-free quantization", "05_adadfq.ipynb",
-            "reprobook.dfq", "reprobook.dfq.config:ADADFQ_PRESETS", 180, preset_names=_DFQ_PRESETS,
+            "reprobook.dfq", "reprobook.dfq.config:ADADFQ_PRESETS", 180, preset_names=("book", *_DFQ_PAPER),
             trainer="reprobook.dfq.trainer:train",
             key_code=("reprobook.dfq.adaptability:disagreement_loss", "reprobook.dfq.adaptability:agreement_loss",
                       "reprobook.dfq.adaptability:balance_loss", "reprobook.dfq.adadfq:adadfq_method")),

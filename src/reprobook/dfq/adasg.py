@@ -35,7 +35,7 @@ def balance_gap(trace: dict[str, list]) -> dict[str, np.ndarray]:
     """Per probe: ``step``, ``R_max`` (after G's step), ``R_min`` (after Q's step) and ``gap = |R_max − R_min|``.
 
     The gap is how far one min step moves the adaptability back from where the max step left it;
-    it shrinks as the game settles (reconstruction: the official code has no such curve).
+    it shrinks under the multistep learning-rate decay (reconstruction: the official code has no such curve).
     """
     step = np.asarray(trace["step"], dtype=float)
     r_max, r_min = np.asarray(trace["R_max"], dtype=float), np.asarray(trace["R_min"], dtype=float)

@@ -182,17 +182,19 @@ def schedule(cfg: DFQConfig) -> Schedule:
 
 
 def dfq_run(prep: Prepared, method: Method, *, bits: int, seed: int, trace: bool = False, ema: str | None = None,
-            progress: bool = True, keep_models: bool = False) -> DFQOutcome:
-    """One data-free quantization run of ``method`` at WbAb from P, checkpointed and resumable."""
+            progress: bool = True, keep_models: bool = False, probe_batches: int = 2) -> DFQOutcome:
+    """One data-free quantization run of ``method`` at WbAb from P, checkpointed and resumable (the game
+    traced on ``probe_batches`` fixed batches with ``trace``)."""
     cfg = prep.cfg
     seed_everything(seed)
     trainer = DFQTrainer(prep.P, method=method, bits=bits, classes=cfg.classes, img_size=cfg.img_size,
                          channels=cfg.channels, schedule=schedule(cfg), ema=ema or cfg.ema, gen_width=cfg.gen_width,
                          imagenet_generator=cfg.dataset == "imagenet",
-                         trace_every=cfg.trace_every if trace else 0, device=prep.device)
+                         trace_every=cfg.trace_every if trace else 0, probe_batches=probe_batches,
+                         device=prep.device)
     tag = re.sub(r"[^A-Za-z0-9]+", "_", f"{cfg.chapter}-{method.name}-w{bits}-s{seed}-{ema or cfg.ema}")
     key = {**as_dict(cfg), "method": dataclasses.asdict(method), "bits": bits, "run_seed": seed, "trace": trace,
-           "ema_run": ema}
+           "ema_run": ema, **({"probe_batches": probe_batches} if probe_batches != 2 else {})}
     try:
         history = trainer.run(evaluate=lambda m: evaluate(m, prep.test, prep.device), fit_fn=prep.fitter(tag, key),
                               desc=f"{method.name} W{bits}A{bits} seed {seed}", progress=progress)

@@ -174,7 +174,9 @@ def band_panel(res: DFQResult, lambda_l: float = 0.1, lambda_u: float = 0.8, bit
     """Widget (Chapter 5): which generated samples fall outside the band [λ_l, λ_u] of H'."""
     bits = bits or res.cfg.bits
     d = band_samples(res, bits)
-    h = d["h_prime"]
+    # the batch normalisation of H' pins each batch's minimum at exactly 0: those samples are left out
+    h = d["h_prime"].reshape(-1, res.cfg.batch_size)
+    h = np.sort(h, axis=1)[:, 1:].ravel()
     lo, hi = min(lambda_l, lambda_u), max(lambda_l, lambda_u)
     fig, (ax, ax_img) = figure(2, width=3.6, height=2.9)
     bins = np.linspace(0, 1, 21)
@@ -183,7 +185,7 @@ def band_panel(res: DFQResult, lambda_l: float = 0.1, lambda_u: float = 0.8, bit
     ax.hist(h[h > hi], bins=bins, color=PALETTE[1], label=f"above λ_u: {np.mean(h > hi):.0%}")
     for v in (lo, hi):
         ax.axvline(v, color="k", ls="--", lw=1)
-    ax.set(xlabel="H' of generated samples", ylabel="samples", title=f"AdaDFQ W{bits}A{bits}, {len(h)} samples")
+    ax.set(xlabel="H' of generated samples", ylabel="samples", title=f"AdaDFQ W{bits}A{bits}, {len(h)} samples\n(batch minima, pinned at H' = 0, left out)")
     ax.legend(fontsize=7)
     x = d["x"]
     x = (x - x.amin()) / (x.amax() - x.amin() + 1e-8)

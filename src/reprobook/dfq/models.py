@@ -9,7 +9,7 @@ module, so the quantizer gives every call site its own activation range.
 * :func:`cifar_resnet`: ResNet-20 for CIFAR-10/100 (16-32-64 channels, 3 units per stage,
   1×1-conv shortcuts), and the small ResNet of the book run (1 unit per stage, 8×8 digits).
 * :func:`imagenet_resnet`: ResNet-18 (basic blocks) and ResNet-50 (bottlenecks, stride in the
-  3×3 conv), 7×7 stem and max-pool.
+  first 1×1 conv as in pytorchcv's ``resnet50``, ``conv1_stride=True``), 7×7 stem and max-pool.
 * :class:`MobileNetV2`: pytorchcv's ``mobilenetv2_w1`` (its first unit keeps a 1×1 expansion
   conv with expansion 1; the classifier is a 1×1 conv without bias).
 """
@@ -35,13 +35,14 @@ class ConvBlock(nn.Module):
 
 
 class ResUnit(nn.Module):
-    """``ReLU(body(x) + identity(x))``; body = two 3×3 blocks, or 1×1-3×3-1×1 with ``bottleneck``."""
+    """``ReLU(body(x) + identity(x))``; body = two 3×3 blocks, or 1×1-3×3-1×1 with ``bottleneck`` (the stride
+    in the first 1×1 conv, as in pytorchcv's ``resnet50``)."""
 
     def __init__(self, c_in: int, c_out: int, *, stride: int, bottleneck: bool = False):
         super().__init__()
         if bottleneck:
             mid = c_out // 4
-            self.body = nn.Sequential(ConvBlock(c_in, mid, k=1), ConvBlock(mid, mid, k=3, stride=stride),
+            self.body = nn.Sequential(ConvBlock(c_in, mid, k=1, stride=stride), ConvBlock(mid, mid, k=3),
                                       ConvBlock(mid, c_out, k=1, activation=None))
         else:
             self.body = nn.Sequential(ConvBlock(c_in, c_out, k=3, stride=stride),
@@ -88,7 +89,7 @@ def cifar_resnet(*, classes: int = 10, in_channels: int = 3, units: int = 3,
 
 
 def imagenet_resnet(depth: int, *, classes: int = 1000) -> ResNet:
-    """pytorchcv ``resnet18`` / ``resnet50`` (stride of a bottleneck in its 3×3 conv)."""
+    """pytorchcv ``resnet18`` / ``resnet50`` (stride of a bottleneck in its first 1×1 conv)."""
     if depth not in (18, 50):
         raise ValueError(f"depth must be 18 or 50, got {depth}")
     stem = nn.Sequential(ConvBlock(3, 64, k=7, stride=2), nn.MaxPool2d(3, 2, 1))
