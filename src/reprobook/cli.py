@@ -172,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        # The chapter kernel is already stopped; a notebook client's cell task that saw it die may
+        # still be garbage-collected at exit, and asyncio would print its traceback then.
+        import logging
+
+        logging.getLogger("asyncio").disabled = True
         print("error: interrupted", file=sys.stderr)
         return 130
     return 0
