@@ -184,7 +184,10 @@ def test_sigint_during_run_is_one_line_and_kills_the_kernel(tmp_path):
         deadline = time.monotonic() + 60
         while (kernel := _kernel_of(out)) is None and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert kernel is not None, "the chapter kernel never started"
+        if kernel is None:
+            proc.kill()
+            _, err = proc.communicate(timeout=30)
+            raise AssertionError(f"the chapter kernel never started (exit {proc.returncode}): {err[-2000:]}")
         time.sleep(1.5)  # the kernel is busy with the notebook's first cells
         os.kill(proc.pid, signal.SIGINT)  # the reprobook process alone, not its kernel
         _, err = proc.communicate(timeout=60)
