@@ -381,6 +381,20 @@ def test_every_claim_rule_can_fail():
     assert stats.falsification_problems(claims.RULES) == []
 
 
+def test_stage_sharpness_is_judged_only_once_attention_localises():
+    def sharper(last_stage_lift):
+        rec = results.Record("ffgan", {})
+        folds = {"full": {"attn_lift_stage1": [1.00, 1.01, 1.00, 1.01, 1.00],
+                          "attn_lift_stage2": last_stage_lift}}
+        claims.record_claims(rec, folds, branch_num=3, r_candidates=100)
+        return {c.id: c for c in rec.claims}["attention-sharper-later"]
+
+    near_uniform = sharper([1.010, 1.012, 1.011, 1.013, 1.012])  # later stage "sharper", but nothing localises
+    assert near_uniform.verdict == "inconclusive" and near_uniform.measured.startswith("not tested")
+    localised = sharper([1.6, 1.7, 1.65, 1.62, 1.68])
+    assert localised.verdict == "holds" and localised.test == "paired t"
+
+
 def test_recorded_claims_are_covered_by_rules_and_paired_over_folds():
     rec = results.Record("ffgan", {})
     folds = _fake_folds()
