@@ -251,13 +251,19 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
     cells: dict[str, dict[str, Any]] = {}
     weights: dict[str, Any] = {}
     todo = [(a, first + s) for s in range(n) for a in grid.arms]
-    for k, (arm, seed) in enumerate(todo, 1):
+    (work_dir / "cells").mkdir(parents=True, exist_ok=True)
+    order = list(todo)
+    # Cells another live process (``--resume`` on the same --work) is running are deferred to the end of the
+    # order and then waited for: two processes share one grid, cell by cell.
+    for k, (arm, seed) in enumerate(_claimed_order(order, work_dir), 1):
         key = _cell_key(arm, seed)
         done = work_dir / "cells" / f"{arm}-seed{seed}.json"
         wfile = work_dir / "cells" / f"{arm}-seed{seed}.weights.pt"
         if done.exists():
             cell = json.loads(done.read_text())
             state = "resumed from its record"
+        elif (cell := _wait_for_other(work_dir, arm, seed)) is not None:
+            state = "run by another process"
         else:
             cell = run_cell(grid, cfg, arm, seed, fit=_plain_fit(work_dir / "checkpoints" / f"{arm}-seed{seed}"),
                             progress=progress)
@@ -265,6 +271,7 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
             if w:
                 save_checkpoint({name: _fp16(sd) for name, sd in w.items()}, wfile)
             write_json_atomic(cell, done)
+            _claim_file(work_dir, arm, seed).unlink(missing_ok=True)
             state = f"{cell['wall_time_s']:.1f} s"
         if wfile.exists():
             from reprobook.engine.checkpoint import load_checkpoint
@@ -274,6 +281,7 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
         cells[key] = cell
         shown = ", ".join(f"{m}={v:.4g}" for m, v in cell["metrics"].items() if isinstance(v, (int, float)))
         print(f"[{k}/{len(todo)}] {key}: {shown} ({state})", flush=True)
+    cells = {_cell_key(a, s): cells[_cell_key(a, s)] for a, s in todo}  # grid order, whichever process ran them
     command = "reprobook evidence " + " ".join(shlex.quote(a) for a in (argv if argv is not None else
                                                                           _default_argv(chapter.name, n, preset, sets)))
     record = {
@@ -288,6 +296,66 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
         save_checkpoint(weights, out_path.with_name(f"{out_path.stem}.weights.pt"))
     write_json_atomic(record, out_path)
     return out_path
+
+
+def _claim_file(work_dir: Path, arm: str, seed: int) -> Path:
+    return work_dir / "cells" / f"{arm}-seed{seed}.running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim(work_dir: Path, arm: str, seed: int) -> bool:
+    """Claim a cell for this process (an exclusively created ``.running`` file holding its pid); a claim whose
+    process has died is taken over."""
+    path = _claim_file(work_dir, arm, seed)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid == os.getpid():
+                return True
+            if pid and _alive(pid):
+                return False
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _claimed_order(order: list[tuple[str, int]], work_dir: Path):
+    """Yield the cells in order, those another live process holds last (claiming each as it is reached)."""
+    deferred = []
+    for arm, seed in order:
+        done = work_dir / "cells" / f"{arm}-seed{seed}.json"
+        if done.exists() or _claim(work_dir, arm, seed):
+            yield arm, seed
+        else:
+            deferred.append((arm, seed))
+    yield from deferred
+
+
+def _wait_for_other(work_dir: Path, arm: str, seed: int, poll_s: float = 5.0) -> dict | None:
+    """A cell claimed by another live process: wait for its record (None once the cell is ours to run)."""
+    done = work_dir / "cells" / f"{arm}-seed{seed}.json"
+    while not done.exists():
+        if _claim(work_dir, arm, seed):
+            return None
+        time.sleep(poll_s)
+    return json.loads(done.read_text())
 
 
 def _default_argv(chapter: str, seeds: int, preset: str, sets: Mapping[str, Any]) -> list[str]:
