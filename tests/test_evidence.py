@@ -1,6 +1,7 @@
 """Shipped evidence: the grid command, its record, the live replay and the stale-record stop."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -101,3 +102,54 @@ def test_shipped_intro_record_is_current():
     ev = evidence.load("intro")
     assert ev is not None and ev.n >= 8
     evidence.replay(ev, progress=False).check()
+
+
+def test_two_processes_share_one_work_folder_cell_by_cell(tmp_path):
+    """A cell claimed by another live process is deferred and waited for, a dead process's claim is taken over,
+    and the record lists the cells in grid order whoever ran them."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (cells / "mlp-seed0.running").write_text(str(other.pid))
+        assert not evidence._claim(tmp_path, "mlp", 0)
+        order = list(evidence._claimed_order([("linear", 0), ("mlp", 0), ("linear", 1)], tmp_path))
+        assert order == [("linear", 0), ("linear", 1), ("mlp", 0)]
+        assert (cells / "linear-seed0.running").read_text() == str(os.getpid())
+        done = {"metrics": {"acc": 0.5}, "wall_time_s": 1.0}
+
+        def finish():
+            (cells / "mlp-seed0.json").write_text(json.dumps(done))
+
+        threading.Timer(0.3, finish).start()
+        assert evidence._wait_for_other(tmp_path, "mlp", 0, poll_s=0.05) == done
+    finally:
+        other.kill()
+        other.wait()
+    (cells / "mlp-seed1.running").write_text(str(other.pid))  # its process has ended: the claim is taken over
+    assert evidence._claim(tmp_path, "mlp", 1) and evidence._wait_for_other(tmp_path, "mlp", 1) is None
+
+
+def test_a_second_process_on_the_same_work_folder_writes_the_same_record(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv(evidence.EVIDENCE_DIR_ENV, str(tmp_path / "work"))
+    first = subprocess.Popen([sys.executable, "-m", "reprobook", "evidence", "intro", "--seeds", "3", "--smoke",
+                              "--out", str(tmp_path / "a.json"), "--quiet"], env={**os.environ, "REPROBOOK_EVIDENCE_DIR":
+                              str(tmp_path / "work")})
+    import time
+
+    while not (tmp_path / "work" / "evidence.json").exists() and first.poll() is None:
+        time.sleep(0.05)
+    evidence.run_grid("intro", seeds=3, smoke=True, out=tmp_path / "b.json", progress=False, resume=True)
+    assert first.wait(timeout=120) == 0
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert list(a["cells"]) == list(b["cells"]) == [f"{m}/seed{s}" for s in range(3) for m in ("linear", "mlp")]
+    assert all(a["cells"][k]["metrics"] == b["cells"][k]["metrics"] for k in a["cells"])
+    assert not list((tmp_path / "work" / "cells").glob("*.running"))
