@@ -153,3 +153,15 @@ def test_a_second_process_on_the_same_work_folder_writes_the_same_record(tmp_pat
     assert list(a["cells"]) == list(b["cells"]) == [f"{m}/seed{s}" for s in range(3) for m in ("linear", "mlp")]
     assert all(a["cells"][k]["metrics"] == b["cells"][k]["metrics"] for k in a["cells"])
     assert not list((tmp_path / "work" / "cells").glob("*.running"))
+
+
+def test_record_keeps_at_most_curve_points_evenly_spaced_first_and_last():
+    series = {"step": list(range(1, 1001)), "value": [float(i) for i in range(1000)]}
+    cell = {"metrics": {"a": 1.0}, "curves": {"p": {"loss": series, "short": {"step": [1, 2], "value": [0.0, 1.0]}}}}
+    thin = evidence._thin_curves(cell, 11)
+    assert thin["curves"]["p"]["loss"]["step"] == [1, 101, 201, 301, 401, 501, 600, 700, 800, 900, 1000]
+    assert thin["curves"]["p"]["loss"]["value"] == [s - 1.0 for s in thin["curves"]["p"]["loss"]["step"]]
+    assert thin["curves"]["p"]["short"] == cell["curves"]["p"]["short"] and thin["metrics"] == cell["metrics"]
+    assert len(series["step"]) == 1000 and evidence._thin_curves(cell, None) == cell
+    with pytest.raises(ValueError, match="curve_points"):
+        evidence._thin_curves(cell, 1)

@@ -70,6 +70,9 @@ class Grid:
     version. ``replay_arm``/``replay_seed`` name the cell the notebook replays; ``replay_steps``
     (``None``: the whole cell) truncates the replay to the first steps of its first phase.
     ``evaluate(cfg, arm, seed, weights) -> metrics`` (optional) re-evaluates shipped weights.
+    ``curve_points`` (``None``: all) caps the logged points the record keeps per curve: evenly spaced
+    steps, the first and the last always among them (the work folder keeps every point; a replay is
+    compared at the kept steps).
     """
 
     chapter: str
@@ -82,6 +85,7 @@ class Grid:
     replay_seed: int = 0
     replay_steps: int | None = None
     evaluate: Callable[..., Mapping[str, Any]] | None = None
+    curve_points: int | None = None
 
     def record_path(self) -> Path:
         import reprobook
@@ -281,7 +285,8 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
         cells[key] = cell
         shown = ", ".join(f"{m}={v:.4g}" for m, v in cell["metrics"].items() if isinstance(v, (int, float)))
         print(f"[{k}/{len(todo)}] {key}: {shown} ({state})", flush=True)
-    cells = {_cell_key(a, s): cells[_cell_key(a, s)] for a, s in todo}  # grid order, whichever process ran them
+    # grid order, whichever process ran them; curves thinned to the grid's cap
+    cells = {_cell_key(a, s): _thin_curves(cells[_cell_key(a, s)], grid.curve_points) for a, s in todo}
     command = "reprobook evidence " + " ".join(shlex.quote(a) for a in (argv if argv is not None else
                                                                           _default_argv(chapter.name, n, preset, sets)))
     record = {
@@ -289,13 +294,31 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
         "preset": preset, "smoke": smoke, "set": request["set"], "config": as_dict(cfg), "command": command,
         "commit": git_commit(), "code_hash": request["code_hash"], "device": device_name(getattr(cfg, "device", "auto")),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": usable_cpus(),
-        "wall_time_s": round(sum(c["wall_time_s"] for c in cells.values()), 1), "cells": cells,
+        "wall_time_s": round(sum(c["wall_time_s"] for c in cells.values()), 1), "curve_points": grid.curve_points,
+        "cells": cells,
         "weights": f"{out_path.stem}.weights.pt" if weights else None,
     }
     if weights:
         save_checkpoint(weights, out_path.with_name(f"{out_path.stem}.weights.pt"))
     write_json_atomic(record, out_path)
     return out_path
+
+
+def _thin_curves(cell: Mapping[str, Any], points: int | None) -> dict[str, Any]:
+    """``cell`` with every logged curve cut to at most ``points`` evenly spaced steps (first and last kept)."""
+    if not points:
+        return dict(cell)
+    if points < 2:
+        raise ValueError(f"curve_points must be at least 2 (or None for all); got {points}")
+    curves = {}
+    for phase, metrics in cell.get("curves", {}).items():
+        curves[phase] = {}
+        for metric, series in metrics.items():
+            n = len(series["step"])
+            keep = range(n) if n <= points else sorted({round(i * (n - 1) / (points - 1)) for i in range(points)})
+            curves[phase][metric] = {k: [v[i] for i in keep] if isinstance(v, list) and len(v) == n else v
+                                     for k, v in series.items()}
+    return {**cell, "curves": curves}
 
 
 def _claim_file(work_dir: Path, arm: str, seed: int) -> Path:
