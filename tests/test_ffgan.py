@@ -157,15 +157,82 @@ def test_ca_and_kl():
     assert kl_loss(torch.zeros(2, 2), torch.zeros(2, 2)).item() == 0.0
 
 
-@pytest.mark.parametrize("variant,width", [("full", 8), ("no_gsr", 8), ("no_ff", 12)])
-def test_next_stage_variants(variant, width):
-    st = NextStage(ngf=4, nef=6, acm_hidden=5, r_num=1, variant=variant)
+@pytest.mark.parametrize("variant,width,matched", [("full", 8, True), ("no_gsr", 8, True), ("no_ff", 8, True),
+                                                   ("no_ff", 12, False)])
+def test_next_stage_variants(variant, width, matched):
+    st = NextStage(ngf=4, nef=6, acm_hidden=5, r_num=1, variant=variant, matched_ablation=matched)
     assert st.residual[0].block[0].in_channels == width
     assert hasattr(st, "affine") == (variant != "no_ff") and hasattr(st, "s_att") == (variant != "no_gsr")
     out, alpha = st(torch.randn(2, 4, 8, 8), torch.randn(2, 6, 5), torch.randn(2, 6))
     assert out.shape == (2, 4, 16, 16) and alpha.shape == (2, 5, 8, 8)
     with pytest.raises(ValueError, match="variant must be one of"):
         NextStage(ngf=4, nef=6, acm_hidden=5, r_num=1, variant="dmgan")
+
+
+@pytest.mark.parametrize("preset", ["book", "paper"])
+def test_no_ff_ablation_is_parameter_matched(preset):
+    """"− FF-Block": [h; c; g] → 3×3 conv to 2C has exactly the ACM's parameters (hidden = 2C); the earlier
+    3C-wide layout (kept for the old weights file) has more."""
+    cfg = ffgan.PRESETS[preset]
+    count = {v: sum(p.numel() for p in experiment.build_generator(cfg, v).parameters()) for v in ("full", "no_ff")}
+    assert count["no_ff"] == count["full"]
+    from dataclasses import replace
+
+    old = sum(p.numel() for p in experiment.build_generator(replace(cfg, matched_ablation=False), "no_ff").parameters())
+    assert old > count["full"]
+
+
+def test_old_weights_file_loads_into_the_earlier_ablation_layout():
+    models = ffgan.load_weights(ffgan.from_params())
+    assert models.generators["no_ff"].next[0].fuse is None  # 3C-wide residual blocks, as trained
+    assert experiment.build_generator(ffgan.from_params(), "no_ff").next[0].fuse is not None
+
+
+def test_trimmed_words_change_the_unmasked_generator_only():
+    """Official (unmasked) attention: padded zero words take softmax weight, so padding to words_num changes G's
+    output; trimming to the batch's longest caption is the official input. With the mask both agree."""
+    torch.manual_seed(0)
+    cap_len = torch.tensor([5, 3])
+    w = torch.randn(2, 6, 9)
+    w[0, :, 5:], w[1, :, 3:] = 0, 0  # the text encoder's zero features at padding
+    z, s = torch.randn(2, 3), torch.randn(2, 6)
+    from reprobook.ffgan.model import trim_words
+
+    assert trim_words(w, cap_len).shape == (2, 6, 5)
+    for mask in (False, True):
+        G = Generator(ngf=4, nef=6, z_dim=3, c_dim=2, base_size=8, branch_num=2, acm_hidden=8, r_num=1,
+                      attn_mask=mask).eval()
+        eps = torch.randn(2, 2)
+        padded = G(z, s, w, cap_len, eps=eps)[0][-1]
+        trimmed = G(z, s, trim_words(w, cap_len), cap_len, eps=eps)[0][-1]
+        assert torch.allclose(padded, trimmed, atol=1e-6) == mask
+
+
+def test_official_image_encoder_builds_from_a_user_file_and_is_frozen(tmp_path):
+    from torchvision.models import inception_v3
+
+    from reprobook.ffgan.damsm import InceptionEncoder
+
+    with pytest.raises(FileNotFoundError, match="inception_weights=PATH"):
+        InceptionEncoder(nef=8, weights=str(tmp_path / "absent.pth"))
+    path = tmp_path / "inception.pth"
+    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
+    enc = InceptionEncoder(nef=8, weights=str(path))
+    trained = [n for n, p in enc.named_parameters() if p.requires_grad]
+    assert sorted(trained) == ["emb_cnn_code.bias", "emb_cnn_code.weight", "emb_features.weight"]
+    enc.train()
+    assert not enc.to_regions.training and enc.emb_features.training  # frozen backbone stays in eval mode
+    with torch.no_grad():
+        v, v_bar = enc(torch.rand(2, 3, 64, 64) * 2 - 1)
+    assert v.shape == (2, 8, 289) and v_bar.shape == (2, 8)
+    torch.save({"fc.weight": torch.zeros(3)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="not a torchvision inception_v3 state dict"):
+        InceptionEncoder(nef=8, weights=str(tmp_path / "other.pth"))
+    from dataclasses import replace
+
+    cfg = replace(ffgan.PRESETS["paper"], inception_weights=str(path), nef=8)
+    assert isinstance(experiment.build_encoders(cfg, 32)[1], InceptionEncoder)
+    assert isinstance(experiment.build_encoders(ffgan.PRESETS["book"], 32)[1], ImageEncoder)
 
 
 def test_generator_shapes_and_mask():
@@ -306,7 +373,7 @@ def test_paper_preset_parameter_counts_match_the_official_layer_shapes():
     d256 = d64 + (256 * 512 * 16 + 512) + (512 * 1024 * 16 + 1024) + (1024 * 512 * 9 + 512) + (512 * 256 * 9 + 256)
     Ds = experiment.build_discriminators(cfg)
     assert [sum(p.numel() for p in D.parameters()) for D in Ds] == [d64, d128, d256]
-    te, _ = experiment.build_encoders(cfg, cfg.img_enc_width)  # RNN_ENCODER(5450 words, 300, 128 per direction)
+    te = TextEncoder(n_words=cfg.n_words, emb_dim=cfg.emb_dim, nef=cfg.nef)  # RNN_ENCODER(5450, 300, 128 per dir.)
     assert sum(p.numel() for p in te.parameters()) == 5450 * 300 + 2 * (4 * 128 * (300 + 128) + 8 * 128)
     G.eval()
     with torch.no_grad():
@@ -370,11 +437,17 @@ def test_retrain_pipeline_end_to_end_tiny(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------ claims
-def _fake_folds(n=5, variants=("full", "no_ff", "no_gsr")):
+def _fake_units(n=5, variants=("full", "no_ff", "no_gsr"), *, entropy=(0.5, 0.6), acc=(0.6, 0.9)):
     rng = np.random.default_rng(0)
-    keys = ("attr_acc", "r_precision", "attn_lift_stage1", "attn_lift_stage2")
-    return {v: {k: (rng.uniform(0.3, 0.9, n) if "lift" not in k else rng.uniform(0.9, 1.8, n)).tolist() for k in keys}
-            for v in variants}
+    out = {}
+    for v in variants:
+        m = {"attr_acc": rng.uniform(*acc, n), "r_precision": rng.uniform(0.3, 0.9, n),
+             "attn_lift_stage1": rng.uniform(0.9, 1.8, n), "attn_lift_stage2": rng.uniform(0.9, 1.8, n),
+             "attn_entropy_stage2": rng.uniform(*entropy, n), "attn_max_stage2": rng.uniform(0.2, 0.3, n),
+             "attn_uniform_stage2": np.full(n, 1 / 11), "exact_acc": rng.uniform(0.1, 0.2, n),
+             "fd": rng.uniform(10, 20, n), "fd_real": np.full(n, 1.0)}
+        out[v] = {k: x.tolist() for k, x in m.items()}
+    return out
 
 
 def test_every_claim_rule_can_fail():
@@ -384,9 +457,9 @@ def test_every_claim_rule_can_fail():
 def test_stage_sharpness_is_judged_only_once_attention_localises():
     def sharper(last_stage_lift):
         rec = results.Record("ffgan", {})
-        folds = {"full": {"attn_lift_stage1": [1.00, 1.01, 1.00, 1.01, 1.00],
-                          "attn_lift_stage2": last_stage_lift}}
-        claims.record_claims(rec, folds, branch_num=3, r_candidates=100)
+        values = {"full": {"attn_lift_stage1": [1.00, 1.01, 1.00, 1.01, 1.00], "attr_acc": [0.8] * 5,
+                           "attn_lift_stage2": last_stage_lift}}
+        claims.record_claims(rec, values, branch_num=3, r_candidates=100)
         return {c.id: c for c in rec.claims}["attention-sharper-later"]
 
     near_uniform = sharper([1.010, 1.012, 1.011, 1.013, 1.012])  # later stage "sharper", but nothing localises
@@ -395,22 +468,48 @@ def test_stage_sharpness_is_judged_only_once_attention_localises():
     assert localised.verdict == "holds" and localised.test == "paired t"
 
 
-def test_recorded_claims_are_covered_by_rules_and_paired_over_folds():
+def test_recorded_claims_are_covered_by_rules_and_paired_over_seeds():
     rec = results.Record("ffgan", {})
-    folds = _fake_folds()
-    claims.record_claims(rec, folds, branch_num=3, r_candidates=100, real_attr_acc=0.95)
+    values = _fake_units(n=3)
+    claims.record_claims(rec, values, branch_num=3, r_candidates=100, real_attr_acc=0.95)
     ids = [c.id for c in rec.claims]
-    assert ids == ["ffblock-consistency", "attention-on-object", "attention-sharper-later", "gsr-global"]
+    assert ids == ["attention-localises", "attributes-above-chance", "ffblock-consistency", "attention-on-object",
+                   "attention-sharper-later", "gsr-global"]
     assert set(ids) <= set(claims.RULES)
-    assert all(c.kind == "paper" and "caption folds" in c.claim for c in rec.claims)
     by_id = {c.id: c for c in rec.claims}
-    assert by_id["ffblock-consistency"].test == "paired t" and by_id["ffblock-consistency"].n == 5
+    assert by_id["attention-localises"].kind == by_id["attributes-above-chance"].kind == "check"
+    assert by_id["attention-localises"].verdict == by_id["attributes-above-chance"].verdict == "holds"
+    assert all("training seeds" in c.claim for c in rec.claims)
+    assert by_id["ffblock-consistency"].test == "paired t" and by_id["ffblock-consistency"].n == 3
+    assert "Fréchet distance" in by_id["ffblock-consistency"].claim and "chance" in by_id["ffblock-consistency"].claim
     assert by_id["attention-on-object"].test == "one-sample t" and by_id["attention-on-object"].margin == 1.1
     assert rec.baselines["chance R-precision"].value == pytest.approx(1.0)
     assert rec.baselines["chance attribute accuracy"].value == pytest.approx(100 * (0.5 + 2 * (1 / 6 + 1 / 3 + 0.5)) / 7)
     cub = results.Record("ffgan", {})
-    claims.record_cub_claims(cub, {v: f["r_precision"] for v, f in folds.items()}, r_candidates=100)
+    claims.record_cub_claims(cub, {v: f["r_precision"] for v, f in values.items()}, r_candidates=100)
     assert {c.id for c in cub.claims} <= set(claims.RULES) and len(cub.claims) == 4
+
+
+@pytest.mark.parametrize("entropy,acc", [((0.97, 0.99), (0.6, 0.9)), ((0.5, 0.6), (0.35, 0.37))])
+def test_ablation_claims_are_judged_only_when_the_gates_hold(entropy, acc):
+    """Uniform attention, or attributes at chance: the FF-Block and GSR claims are not tested, with the reason."""
+    rec = results.Record("ffgan", {})
+    claims.record_claims(rec, _fake_units(n=3, entropy=entropy, acc=acc), branch_num=3, r_candidates=100)
+    by_id = {c.id: c for c in rec.claims}
+    assert "holds" != by_id["attention-localises"].verdict or "holds" != by_id["attributes-above-chance"].verdict
+    for cid in ("ffblock-consistency", "gsr-global"):
+        assert by_id[cid].measured.startswith("not tested") and "gates do not hold" in by_id[cid].measured
+
+
+def test_without_seed_evidence_variants_are_not_compared_over_folds():
+    rec = results.Record("ffgan", {})
+    claims.record_claims(rec, _fake_units(n=5), branch_num=3, r_candidates=100, over="folds", command="CMD")
+    by_id = {c.id: c for c in rec.claims}
+    assert by_id["attention-localises"].n == 5 and "caption folds" in by_id["attention-localises"].claim
+    for cid in ("ffblock-consistency", "gsr-global"):
+        assert by_id[cid].measured.startswith("not tested") and "CMD" in by_id[cid].measured
+    with pytest.raises(ValueError, match="over must be"):
+        claims.record_claims(results.Record("ffgan", {}), _fake_units(), branch_num=3, r_candidates=100, over="x")
 
 
 def test_attention_rules_drop_folds_without_objects():

@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import torch
 
+from reprobook import ffgan
 from reprobook.cli import main
 from reprobook.ffgan.claims import RULES
 from reprobook.ffgan.data import choose_captions
@@ -23,9 +24,10 @@ def test_trainer_writes_record_history_and_checkpoints(tmp_path):
     assert main(argv) == 0
     rec = json.loads((out / "results.json").read_text())
     assert rec["chapter"] == "ffgan" and rec["parameters"]["gan_steps"] == 2
-    assert [c["id"] for c in rec["claims"]] == ["attention-on-object", "attention-sharper-later"]
+    assert [c["id"] for c in rec["claims"]] == ["attention-localises", "attributes-above-chance",
+                                                "attention-on-object", "attention-sharper-later"]
     assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in rec["claims"])
-    assert all(c["kind"] == "paper" and c["n"] == 2 for c in rec["claims"] if c["test"])
+    assert all(c["n"] == 2 for c in rec["claims"] if c["test"])
     assert {c["id"] for c in rec["claims"]} <= set(RULES) and "chance R-precision" in rec["baselines"]
     assert {"attr_acc", "r_precision", "attn_lift_stage2"} <= set(rec["metrics"]["per_variant"]["full"])
     hist = json.loads((out / "history.json").read_text())
@@ -76,13 +78,23 @@ def test_paper_preset_on_a_tiny_cub_fixture(tmp_path):
     argv = ["train", "ffgan", "--preset", "paper", "--data-root", str(root), "--quiet", "--out", str(out), *TINY,
             "--set", "batch_size=4", "--set", "damsm_batch=4", "--set", "base_size=8", "--set", "branch_num=2",
             "--set", "n_words=20", "--set", "words_num=5", "--set", "n_eval=8", "--set", "n_folds=2",
-            "--set", "r_candidates=3"]
+            "--set", "r_candidates=3", "--set", "image_encoder='cnn'"]  # the Inception file is the user's
     assert main(argv) == 0
     rec = json.loads((out / "results.json").read_text())
     assert [c["id"] for c in rec["claims"]] == ["cub-r-precision-vs-dm-gan", "cub-r-precision-vs-attngan"]
     assert {c["id"] for c in rec["claims"]} <= set(RULES) and rec["claims"][0]["test"] == "one-sample t"
     assert "72.31" in rec["claims"][0]["paper"] and len(rec["metrics"]["folds"]["full"]) == 2
     assert set(json.loads((out / "history.json").read_text())) == {"damsm", "gan-full"}
+
+
+def test_paper_preset_without_inception_weights_fails_in_one_line_before_any_work(tmp_path, capsys):
+    root = _cub_fixture(tmp_path / "data")
+    out = tmp_path / "r"
+    assert main(["train", "ffgan", "--preset", "paper", "--data-root", str(root), "--quiet", "--out", str(out),
+                 *TINY, "--set", "inception_weights='missing.pth'"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "Inception-v3 ImageNet weights" in err and "inception_weights=PATH" in err and "\n" not in err
+    assert not (out / "results.json").exists()
 
 
 def test_caption_draws_are_those_of_the_global_batch():
@@ -103,20 +115,33 @@ def test_caption_draws_are_those_of_the_global_batch():
 
 
 def test_evidence_grid_ships_weights_that_reproduce_their_metrics(tmp_path, monkeypatch):
-    """``reprobook evidence ffgan``: one cell trains every network; the shipped fp16 weights re-evaluate to the
-    record's metrics, and a partial replay of the first phase matches the logged curve."""
+    """``reprobook evidence ffgan``: variant × seed cells; each trains the seed's encoders and its generator;
+    the encoders ship once per seed (with ``full``) and are identical in every arm of the seed; the shipped
+    fp16 weights re-evaluate to the record's metrics, and a partial replay of the first phase matches its curve."""
     from reprobook.engine import evidence
     from reprobook.ffgan import shipped
 
     monkeypatch.setenv(evidence.EVIDENCE_DIR_ENV, str(tmp_path / "work"))
     sets = dict(ngf=4, ndf=4, nef=8, emb_dim=4, acm_hidden=8, r_num=1, batch_size=8, damsm_batch=8, gan_steps=2,
-                damsm_steps=3, img_enc_width=4, eval_enc_width=4, clf_steps=2, n_train=32, variants=("full",))
-    out = evidence.run_grid("ffgan", seeds=1, smoke=True, sets=sets, out=tmp_path / "ffgan.json", progress=False)
+                damsm_steps=3, img_enc_width=4, eval_enc_width=4, clf_steps=2, n_train=32)
+    out = evidence.run_grid("ffgan", seeds=2, smoke=True, sets=sets, out=tmp_path / "ffgan.json", progress=False)
     rec = evidence.EvidenceRecord(json.loads(out.read_text()), out, shipped.GRID)
-    cell = rec.cell("all", 0)
-    assert set(cell["curves"]) == {"damsm", "damsm-eval", "clf", "gan-full"}
-    assert {"attr_acc_full", "r_precision_full"} == set(cell["metrics"])
-    w = {k.split("/", 2)[2]: v for k, v in rec.weights().items()}
-    assert set(w) == {*shipped.NETWORKS, "G_full"} and w["G_full"][next(iter(w["G_full"]))].dtype == torch.float16
+    assert rec.data["arms"] == ["full", "no_ff", "no_gsr"] and rec.seeds == [0, 1]
+    cell = rec.cell("no_ff", 1)
+    assert set(cell["curves"]) == {"damsm", "damsm-eval", "clf", "gan-no_ff"}
+    m = cell["metrics"]
+    for k in ("attr_acc", "exact_acc", "attr_acc_stage0", "r_precision", "fd", "fd_real", "attn_entropy_stage2",
+              "attn_max_stage2", "attn_uniform_stage2", "edit_edit_ok", "n_params", "encoders"):
+        assert k in m, k
+    assert 0 < m["attn_entropy_stage2"] <= 1 + 1e-6 and m["attn_max_stage2"] >= m["attn_uniform_stage2"] - 1e-6
+    per = shipped.per_seed(rec)
+    assert per["full"]["encoders"] == per["no_ff"]["encoders"] == per["no_gsr"]["encoders"]  # paired by seed
+    assert per["full"]["n_params"] == per["no_ff"]["n_params"]  # parameter-matched ablation
+    w = rec.weights()
+    assert {k.split("/", 2)[2] for k in w if k.startswith("full/seed0/")} == {*shipped.NETWORKS, "G_full"}
+    assert {k.split("/", 2)[2] for k in w if k.startswith("no_gsr/seed1/")} == {"G_no_gsr"}
+    assert w["full/seed0/G_full"][next(iter(w["full/seed0/G_full"]))].dtype == torch.float16
+    models = shipped.load_shipped(ffgan.from_params(smoke=True, **sets), seed=1, rec=rec)
+    assert set(models.generators) == {"full", "no_ff", "no_gsr"} and models.meta["seed"] == 1
     again = evidence.replay(rec, progress=False, steps=2).check()
-    assert again.partial and any(q == "attr_acc_full" for q, *_ in again.rows)
+    assert again.partial and any(q == "attr_acc" for q, *_ in again.rows)

@@ -1,17 +1,23 @@
 """Chapter 6's claims, judged by the engine's rules (:mod:`reprobook.engine.stats`).
 
-**What n counts.** The book run trains *one* generator per variant (seed 0); the evaluation
-generates the same held-out captions with the same noise for every variant and splits them into
-``cfg.n_folds`` disjoint blocks of captions (the original's R-precision folds). Each per-fold value
-therefore comes from one trained generator, and the folds of two variants are **paired** (fold *k*
-holds the same captions, the same noise and the same R-precision candidates in every arm): the
-comparisons use the paired t interval over folds. n counts caption folds of one trained generator,
-not training seeds: the interval measures evaluation spread, not seed-to-seed spread.
+**What n counts.** With the shipped evidence (:mod:`.shipped`) every variant is trained with
+several seeds; seed *k* gives every variant the same encoders, data, noise and evaluation captions,
+so the comparisons are **paired by training seed** and n counts seeds. Without it (the earlier
+weights file: one generator per variant) only properties of that one generator can be judged, over
+disjoint folds of held-out captions (n counts folds); comparisons between variants then need
+training seeds and are recorded as not tested.
 
-Every rule is a pure function of per-fold numbers, listed in :data:`RULES` with three inputs that
-show it can fail (identical arms, a clear effect, the opposite effect). Folds in which the colour
-segmentation found no object give NaN attention values; those folds are left out of the attention
-rules (pairwise), and a claim with no fold left is untested.
+**Gates.** Two checks come first: the word attention *localises* (its per-pixel entropy over the
+words clearly below its maximum: the mean ratio's interval below :data:`ENTROPY_BOUND`) and the
+generated images carry the *attributes* (attribute accuracy's interval above chance plus
+:data:`ATTR_MARGIN`). The claims about the FF-Block and the GSR are judged only when both hold;
+otherwise they are recorded as not tested, with the gates' verdicts as the reason (a comparison of
+two generators whose attention is uniform, or whose images are at chance, is not the paper's).
+
+Every rule is a pure function of per-unit numbers, listed in :data:`RULES` with three inputs that
+show it can fail (identical arms, a clear effect, the opposite effect). Units in which the colour
+segmentation found no object give NaN attention values; they are left out of the attention rules
+(pairwise), and a claim with no unit left is untested.
 """
 
 from __future__ import annotations
@@ -21,14 +27,20 @@ from collections.abc import Mapping, Sequence
 
 from reprobook.engine import stats
 from reprobook.engine.results import Record
-from reprobook.ffgan.data import COLORS, LAYOUTS, SHAPES, SIZES
+from reprobook.ffgan.data import ATTR_CLASSES, COLORS, LAYOUTS, SHAPES, SIZES
 
 SRC = "Sun et al. 2023, abstract and Fig. 'attention_map'"
 FOLDS = "n = caption folds of one trained generator per variant, not training seeds"
+SEEDS = "n = training seeds, paired across variants"
 LIFT_MARGIN = 1.1  # attention mass on the object: at least 10 % above the area-proportional chance level
+ENTROPY_BOUND = 0.9  # attention localises: per-pixel entropy over the words below 90 % of its maximum
+ATTR_MARGIN = 0.05  # attributes above chance: at least 5 points above a uniform guess
 
 # Attribute accuracy of a uniform guess: the layout and, per object, colour, shape and size.
 CHANCE_ATTR_ACC = (1 / len(LAYOUTS) + 2 * (1 / len(COLORS) + 1 / len(SHAPES) + 1 / len(SIZES))) / 7
+
+# Exact-caption accuracy of a uniform guess: all seven attributes right.
+CHANCE_EXACT_ACC = math.prod(1 / n for n in ATTR_CLASSES)
 
 # Published CUB R-precision (%, mean ± std over 10 folds) of FF-GAN's code ancestors, as the notes quote them.
 CUB_R_PRECISION = {"DM-GAN": (72.31, 0.91), "AttnGAN": (67.82, 4.43)}
@@ -53,6 +65,20 @@ def attr_acc_gain(full: Sequence[float], ablated: Sequence[float], what: str = "
 def r_precision_gain(full: Sequence[float], ablated: Sequence[float], what: str = "GSR") -> stats.Verdict:
     """R-precision of FF-GAN above the ablation's, paired over caption folds (points)."""
     return stats.paired(full, ablated, names=("FF-GAN", f"− {what}"), scale=100, digits=2, unit="points")
+
+
+def attention_localises(entropy_ratio: Sequence[float]) -> stats.Verdict:
+    """Gate: FF-GAN's per-pixel attention entropy / its maximum (last stage) below :data:`ENTROPY_BOUND`."""
+    (x,) = _finite(entropy_ratio)
+    if not x:
+        return stats.untested("no attention maps")
+    return stats.one_sample(x, ENTROPY_BOUND, direction="less", name="entropy / max", digits=3)
+
+
+def attributes_above_chance(attr_acc: Sequence[float]) -> stats.Verdict:
+    """Gate: FF-GAN's attribute accuracy above chance + :data:`ATTR_MARGIN` (in %)."""
+    return stats.one_sample(attr_acc, 100 * (CHANCE_ATTR_ACC + ATTR_MARGIN), name="FF-GAN attribute accuracy",
+                            scale=100, digits=1, unit="%")
 
 
 def attention_on_object(lift: Sequence[float]) -> stats.Verdict:
@@ -92,6 +118,14 @@ def _cub_case(name: str) -> stats.Falsifiable:
 
 
 RULES: dict[str, stats.Falsifiable] = {
+    "attention-localises": stats.Falsifiable(
+        attention_localises, identical={"entropy_ratio": [ENTROPY_BOUND] * 3},
+        effect={"entropy_ratio": stats.synthetic_arms(0, n=3, base=0.6, spread=0.02)[0]},
+        opposite={"entropy_ratio": stats.synthetic_arms(0, n=3, base=0.99, spread=0.002)[0]}),
+    "attributes-above-chance": stats.Falsifiable(
+        attributes_above_chance, identical={"attr_acc": [CHANCE_ATTR_ACC + ATTR_MARGIN] * 3},
+        effect={"attr_acc": stats.synthetic_arms(0, n=3, base=0.8, spread=0.02)[0]},
+        opposite={"attr_acc": stats.synthetic_arms(0, n=3, base=CHANCE_ATTR_ACC, spread=0.01)[0]}),
     "ffblock-consistency": _gain_cases(attr_acc_gain, 0.6, 0.08),
     "gsr-global": _gain_cases(r_precision_gain, 0.3, 0.08),
     "attention-on-object": stats.Falsifiable(
@@ -121,24 +155,82 @@ def declare_baselines(record: Record, r_candidates: int, *, attributes: bool = T
                         "the attribute classifier on real test images: a ceiling, not a bar to beat")
 
 
-def record_claims(record: Record, folds: Mapping[str, Mapping[str, Sequence[float]]], *, branch_num: int,
-                  r_candidates: int, real_attr_acc: float | None = None) -> Record:
-    """Book data: the claims from per-fold metrics ``folds[variant][metric]`` (paired over folds)."""
+def _mean(xs: Sequence[float]) -> float:
+    x = [float(v) for v in xs if math.isfinite(float(v))]
+    return sum(x) / len(x) if x else math.nan
+
+
+def _fd_text(values: Mapping[str, Mapping[str, Sequence[float]]], variants: Sequence[str]) -> str:
+    """The Fréchet distance of the compared variants and its real-data floor, from the numbers."""
+    if not all("fd" in values[v] for v in variants):
+        return ""
+    from reprobook.ffgan.figures import LABELS
+
+    parts = ", ".join(f"{LABELS[v]} {_mean(values[v]['fd']):.3g}" for v in variants)
+    floor = values[variants[0]].get("fd_real")
+    return f"; Fréchet distance {parts}" + (f" (real-data floor {_mean(floor):.3g})" if floor else "")
+
+
+def gate_reason(localises: stats.Verdict, above_chance: stats.Verdict) -> str | None:
+    """Why the FF-Block/GSR claims are not judged (``None`` when both gates hold)."""
+    if localises.verdict == "holds" and above_chance.verdict == "holds":
+        return None
+    return (f"the gates do not hold (attention-localises: {localises.verdict}; attributes-above-chance: "
+            f"{above_chance.verdict}), so FF-GAN is not compared with its ablations")
+
+
+def record_claims(record: Record, values: Mapping[str, Mapping[str, Sequence[float]]], *, branch_num: int,
+                  r_candidates: int, real_attr_acc: float | None = None, over: str = "seeds",
+                  command: str | None = None) -> Record:
+    """Book data: the claims from per-unit metrics ``values[variant][metric]``.
+
+    ``over="seeds"``: one value per training seed, paired across variants (the shipped evidence);
+    ``over="folds"``: caption folds of one generator per variant: the gates and the attention
+    claims are judged over folds, the comparisons between variants are not tested (they need
+    training seeds; ``command`` names the command that computes them).
+    """
+    if over not in ("seeds", "folds"):
+        raise ValueError(f"over must be 'seeds' or 'folds', got {over!r}")
+    unit = SEEDS if over == "seeds" else FOLDS
     declare_baselines(record, r_candidates, real_attr_acc=real_attr_acc)
-    full = folds["full"]
-    if "no_ff" in folds:
-        record.claim("ffblock-consistency", "The FF-Block improves text–image consistency over the model without it "
-                     f"(attribute accuracy of generated images; {FOLDS})",
-                     f"'the FF-Block ... improves the text-image consistency' ({SRC}); ablation numbers not available",
-                     attr_acc_gain(full["attr_acc"], folds["no_ff"]["attr_acc"]),
-                     kind="paper", baselines=("chance attribute accuracy",))
+    full = values["full"]
     last = branch_num - 1
-    on_object = attention_on_object(full[f"attn_lift_stage{last}"])
+    chance = f"chance {100 * CHANCE_ATTR_ACC:.1f} %"
+    loc = attention_localises(full.get(f"attn_entropy_stage{last}", [])) if last >= 1 else \
+        stats.untested("no refinement stage")
+    uniform = _mean(full.get(f"attn_uniform_stage{last}", [math.nan]))
+    record.claim("attention-localises", "Gate: FF-GAN's word attention localises (per-pixel entropy over the words "
+                 f"at the last refinement stage below {ENTROPY_BOUND:g} of its maximum; largest weight "
+                 f"{_mean(full.get(f'attn_max_stage{last}', [math.nan])):.3f} vs uniform 1/words {uniform:.3f}; "
+                 f"{unit})", "precondition of the FF-Block claims (the paper's attention maps are local)", loc,
+                 kind="check")
+    acc = attributes_above_chance(full["attr_acc"])
+    record.claim("attributes-above-chance", f"Gate: FF-GAN's images carry the caption's attributes (attribute "
+                 f"accuracy above {chance} + {100 * ATTR_MARGIN:g} points; exact-caption accuracy "
+                 f"{100 * _mean(full.get('exact_acc', [math.nan])):.1f} % vs chance {100 * CHANCE_EXACT_ACC:.3f} %"
+                 f"{_fd_text(values, ['full'])}; {unit})",
+                 "precondition of the consistency claims", acc, kind="check", baselines=("chance attribute accuracy",))
+    reason = gate_reason(loc, acc)
+    untested_pair = (f"comparing variants needs several training seeds per variant; the seed-level evidence "
+                     f"is not shipped yet ({command})" if command else
+                     "comparing variants needs several training seeds per variant") if over == "folds" else reason
+
+    def judged(verdict_fn):
+        return stats.untested(untested_pair) if untested_pair else verdict_fn()
+
+    if "no_ff" in values:
+        record.claim("ffblock-consistency", "The FF-Block improves text–image consistency over the model without it "
+                     f"(attribute accuracy of generated images, {chance}; parameter-matched ablation"
+                     f"{_fd_text(values, ['full', 'no_ff'])}; {unit})",
+                     f"'the FF-Block ... improves the text-image consistency' ({SRC}); ablation numbers not available",
+                     judged(lambda: attr_acc_gain(full["attr_acc"], values["no_ff"]["attr_acc"])),
+                     kind="paper", baselines=("chance attribute accuracy",))
+    on_object = attention_on_object(full.get(f"attn_lift_stage{last}", []))
     record.claim("attention-on-object", "Attribute words attend to their objects (attention mass inside the object, "
                  f"as a multiple of the area-proportional chance level, last refinement stage, above {LIFT_MARGIN:g}; "
-                 f"{FOLDS})",
+                 f"uniform attention = 1; {unit})",
                  f"'blue', 'white', 'throat' highlight the matching parts ({SRC}, qualitative)",
-                 on_object, kind="paper")
+                 on_object, kind="paper", baselines=("uniform attention",))
     if branch_num >= 3:
         # Which stage is sharper means something only once the attention localises at all: a difference
         # between two near-uniform maps is not the paper's phenomenon (the mechanism never engaged).
@@ -147,14 +239,14 @@ def record_claims(record: Record, folds: Mapping[str, Mapping[str, Sequence[floa
                 f"the attention does not localise on the objects (attention-on-object: {on_object.verdict}), so "
                 "the stages' sharpness is not compared")
         record.claim("attention-sharper-later", "Attribute-word attention is sharper at the later refinement stage "
-                     f"(mass/chance at stage 2 above stage 1; {FOLDS})",
+                     f"(mass/chance at stage 2 above stage 1; uniform attention = 1; {unit})",
                      f"maps at 128² are more local than at 64² ({SRC}, qualitative)",
                      sharper, kind="paper", baselines=("uniform attention",))
-    if "no_gsr" in folds:
+    if "no_gsr" in values:
         record.claim("gsr-global", "GSR improves global text–image consistency (R-precision with the evaluation "
-                     f"encoder; {FOLDS})", "'global semantic refinement ... improves global consistency' (abstract); "
-                     "numbers not available",
-                     r_precision_gain(full["r_precision"], folds["no_gsr"]["r_precision"]),
+                     f"encoder, chance {100 / r_candidates:.1f} %{_fd_text(values, ['full', 'no_gsr'])}; {unit})",
+                     "'global semantic refinement ... improves global consistency' (abstract); numbers not available",
+                     judged(lambda: r_precision_gain(full["r_precision"], values["no_gsr"]["r_precision"])),
                      kind="paper", baselines=("chance R-precision",))
     return record
 

@@ -24,6 +24,10 @@ class FFGANConfig:
     acm_hidden: int = 32  # hidden width of the ACM convs (official: the literal 128)
     r_num: int = 2  # residual blocks per refinement stage (CUB: 2)
     attn_mask: bool = True  # mask padded words in the FF-Block attention (official code: no mask)
+    trim_words: bool = False  # cut word features to the batch's longest caption (official RNN output; no-op if masked)
+    matched_ablation: bool = True  # "− FF-Block" with FF-GAN's parameter count (False: the earlier 3C-wide layout)
+    image_encoder: str = "cnn"  # DAMSM image encoder: "cnn" (small, trained) or "inception" (official, frozen)
+    inception_weights: str | None = None  # user-provided torchvision Inception-v3 state dict ("inception")
     lam: float = 5.0  # λ, DAMSM weight in L_G (CUB: 5)
     gamma1: float = 4.0
     gamma2: float = 5.0
@@ -68,6 +72,8 @@ class FFGANConfig:
         for name in ("gan_steps", "damsm_steps", "clf_steps", "r_num"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.image_encoder not in ("cnn", "inception"):
+            raise ValueError(f"image_encoder must be 'cnn' or 'inception', got {self.image_encoder!r}")
         if self.dataset not in ("ffgan_shapes", "cub_birds"):
             raise ValueError(f"dataset must be 'ffgan_shapes' or 'cub_birds', got {self.dataset!r}")
         if self.base_size < 8 or self.base_size & (self.base_size - 1):
@@ -92,7 +98,8 @@ class FFGANConfig:
 
 # The official CUB run (cfg/bird_DMGAN.yml, DAMSM from cfg/DAMSM/bird.yml): 800 epochs of 8,855 images at batch 4.
 PAPER = FFGANConfig(dataset="cub_birds", n_words=5450, ngf=64, ndf=32, nef=256, emb_dim=300, z_dim=100, c_dim=100,
-                    base_size=64, branch_num=3, acm_hidden=128, r_num=2, attn_mask=False, lam=5.0,
+                    base_size=64, branch_num=3, acm_hidden=128, r_num=2, attn_mask=False, trim_words=True,
+                    image_encoder="inception", lam=5.0,
                     batch_size=4, gan_steps=800 * (8855 // 4), ema=0.999, damsm_steps=600 * (8855 // 48),
                     damsm_batch=48, img_enc_width=32, n_train=8855, n_test=2933, n_eval=30000, n_folds=10,
                     words_num=18)

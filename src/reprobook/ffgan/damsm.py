@@ -6,8 +6,9 @@ sentence feature :math:`s \in \mathbb{R}^{n_e}`, the concatenated last hidden st
 directions.
 
 **Image encoder**: region features :math:`v \in \mathbb{R}^{n_e\times R}` and a global code
-:math:`\bar v \in \mathbb{R}^{n_e}`. The original uses a frozen ImageNet Inception-v3 with two
-trained projections; the book trains a small CNN from scratch (no download).
+:math:`\bar v \in \mathbb{R}^{n_e}`. The original (and the ``paper`` preset,
+:class:`InceptionEncoder`) uses a frozen ImageNet Inception-v3 with two trained projections, its
+weights read from a user-provided file; the book trains a small CNN from scratch (:class:`ImageEncoder`).
 
 **Word loss** (AttnGAN Eq. 7–11, in the form of the official code). For caption :math:`i` and
 image :math:`j`: :math:`s_{t,r}=e_t^\top v_r`, normalised over words
@@ -118,6 +119,68 @@ class ImageEncoder(nn.Module):
         f = self.features(x)  # [B, 2w, S/4, S/4]
         v = self.emb_features(f).flatten(2)  # [B, n_e, R]
         g = self.top(f).mean((2, 3))  # [B, 4w]
+        return v, self.emb_cnn_code(g)
+
+
+def require_inception(weights: str | None) -> None:
+    """One clear error when the user-provided Inception-v3 weights file is not there."""
+    import os
+
+    if not weights or not os.path.isfile(weights):
+        raise FileNotFoundError(f"the official image encoder needs Inception-v3 ImageNet weights: pass "
+                                f"inception_weights=PATH to a torchvision inception_v3 state dict (got {weights!r})")
+
+
+class InceptionEncoder(nn.Module):
+    """The official DAMSM image encoder: a frozen Inception-v3 and two trained projections.
+
+    ``x [B,3,S,S]`` in [−1, 1] is resized to 299² (bilinear); the backbone's ``Mixed_6e`` map
+    ``[B,768,17,17]`` is projected by ``emb_features`` (1×1 conv, no bias) to the regions
+    ``v [B,n_e,289]``, and the ``Mixed_7c`` map, average-pooled to ``[B,2048]``, by ``emb_cnn_code``
+    (linear) to ``v̄ [B,n_e]``. The projections are initialised U(−0.1, 0.1); every backbone
+    parameter is frozen and its batch norms stay in eval mode. The architecture is torchvision's
+    ``inception_v3`` (built with ``weights=None``, nothing downloaded); its ImageNet weights are
+    read from ``weights`` (a torchvision state dict file), which must exist.
+    """
+
+    def __init__(self, *, nef: int, weights: str | None):
+        super().__init__()
+        import os
+
+        require_inception(weights)
+        from torchvision.models import inception_v3
+
+        net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=False)
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        try:
+            net.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as e:
+            first = str(e).strip().splitlines()[-1].strip()[:160]
+            raise ValueError(f"{os.path.basename(weights)} is not a torchvision inception_v3 state dict "
+                             f"({first})") from None
+        names = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+                 "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+                 "Mixed_6e")
+        self.to_regions = nn.Sequential(*[getattr(net, n) for n in names])  # [B, 768, 17, 17]
+        self.to_code = nn.Sequential(net.Mixed_7a, net.Mixed_7b, net.Mixed_7c)  # [B, 2048, 8, 8]
+        for p in list(self.to_regions.parameters()) + list(self.to_code.parameters()):
+            p.requires_grad_(False)
+        self.emb_features = nn.Conv2d(768, nef, 1, bias=False)
+        self.emb_cnn_code = nn.Linear(2048, nef)
+        nn.init.uniform_(self.emb_features.weight, -0.1, 0.1)
+        nn.init.uniform_(self.emb_cnn_code.weight, -0.1, 0.1)
+        self.train()
+
+    def train(self, mode: bool = True) -> "InceptionEncoder":
+        super().train(mode)
+        self.to_regions.eval(), self.to_code.eval()  # frozen backbone: running statistics kept
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)  # [B, 3, 299, 299]
+        f = self.to_regions(x)  # [B, 768, 17, 17]
+        v = self.emb_features(f).flatten(2)  # [B, n_e, 289]
+        g = self.to_code(f).mean((2, 3))  # [B, 2048]
         return v, self.emb_cnn_code(g)
 
 

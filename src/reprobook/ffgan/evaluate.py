@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from reprobook.engine import distributed, results
 from reprobook.ffgan import claims
 from reprobook.ffgan.config import FFGANConfig
 from reprobook.ffgan.data import COLORS, LAYOUTS, SHAPES, SIZES, CUBAllCaptions, caption_words, choose_captions, encode
 from reprobook.ffgan.experiment import Models
-from reprobook.ffgan.metrics import (attention_localization, attr_predictions, colour_masks, frechet_distance,
-                                     r_precision, swap_colour)
+from reprobook.ffgan.model import trim_words
+from reprobook.ffgan.metrics import (attention_entropy, attention_localization, attr_predictions, colour_masks,
+                                     frechet_distance, r_precision, swap_colour)
 
 
 @dataclass
@@ -42,15 +44,23 @@ class Evaluation:
 
 
 @torch.no_grad()
-def generate(G, text_enc, cap: torch.Tensor, cap_len: torch.Tensor, *, seed: int = 0, batch: int = 250) -> Generated:
-    """Images at every stage and attention maps, with noise z and CA noise fixed by ``seed``."""
+def generate(G, text_enc, cap: torch.Tensor, cap_len: torch.Tensor, *, seed: int = 0, batch: int = 250,
+             trim: bool = False) -> Generated:
+    """Images at every stage and attention maps, with noise z and CA noise fixed by ``seed``.
+
+    ``trim``: each batch's word features are cut to its longest caption (official); the attention
+    maps are zero-padded back to ``cap``'s width so that batches concatenate.
+    """
     g = torch.Generator().manual_seed(seed)
     G.eval()
     imgs, attn = [], []
     for i in range(0, len(cap), batch):
         w, s = text_enc(cap[i:i + batch], cap_len[i:i + batch])
+        if trim:
+            w = trim_words(w, cap_len[i:i + batch], across_ranks=False)
         z = torch.randn(len(s), G.z_dim, generator=g)
         out, a, _, _ = G(z, s, w, cap_len[i:i + batch], generator=g)
+        a = [F.pad(t, (0, 0, 0, 0, 0, cap.shape[1] - t.shape[1])) for t in a]  # [b, T, h, w]
         imgs.append(out)
         attn.append(a)
     return Generated([torch.cat([o[k] for o in imgs]) for k in range(len(imgs[0]))],
@@ -75,7 +85,7 @@ def evaluate(models: Models, cfg: FFGANConfig, test, *, seed: int = 0) -> Evalua
     with torch.no_grad():
         s_true, s_pool = models.eval_text(cap, cap_len)[1], models.eval_text(pool[1], pool[2])[1]
     for v, G in models.generators.items():
-        gen = generate(G, models.text_enc, cap, cap_len, seed=seed)
+        gen = generate(G, models.text_enc, cap, cap_len, seed=seed, trim=cfg.trim_words)
         gens[v] = gen
         m: dict[str, list[float]] = {}
         per_stage = []
@@ -98,6 +108,9 @@ def evaluate(models: Models, cfg: FFGANConfig, test, *, seed: int = 0) -> Evalua
             m.setdefault("exact_acc", []).append(float(per_stage[-1][1][sl].mean()))
             m.setdefault("r_precision", []).append(float(hits[sl].mean()))
             for k, a in enumerate(gen.attn):
+                for name, val in attention_entropy(a[sl]).items():
+                    m.setdefault(f"attn_{'entropy' if name == 'ratio' else name}_stage{k + 1}", []).append(
+                        float(val.mean()))
                 r = attention_localization(a[sl], owner[sl], gm[sl])
                 ok = len(r["mass"]) > 0  # no object found by colour in this fold: NaN (verdicts: inconclusive)
                 nan = float("nan")
@@ -143,14 +156,19 @@ def word_swap(models: Models, G, ev: Evaluation, *, k: int = 0, n: int = 100, se
 
 
 def record_results(record: results.Record, ev: Evaluation, cfg: FFGANConfig) -> results.Record:
-    """The chapter's metrics and claims (book data) into ``record``; verdicts from :mod:`.claims`, paired over folds."""
+    """This run's metrics and the claims they can judge into ``record`` (over caption folds of one generator per
+    variant: the gates and the attention claims; the comparisons between variants need the seed-level
+    evidence, :func:`reprobook.ffgan.shipped.record_seed_claims`, and are recorded as not tested)."""
+    from reprobook.ffgan.shipped import COMMAND
+
     F_ = ev.folds
     record.metrics = {
         "per_variant": {v: {k: float(np.mean(x)) for k, x in m.items()} for v, m in F_.items()},
         "folds": F_, "fd": ev.fd, "real_attr_acc": ev.real_attr_acc, "edit": ev.edit,
     }
-    return claims.record_claims(record, F_, branch_num=cfg.branch_num, r_candidates=cfg.r_candidates,
-                                real_attr_acc=ev.real_attr_acc)
+    values = {v: {**m, "fd": [ev.fd[v]], "fd_real": [ev.fd["real"]]} for v, m in F_.items()}
+    return claims.record_claims(record, values, branch_num=cfg.branch_num, r_candidates=cfg.r_candidates,
+                                real_attr_acc=ev.real_attr_acc, over="folds", command=COMMAND)
 
 
 @torch.no_grad()
@@ -190,6 +208,7 @@ def evaluate_cub(G, text_enc, img_enc, test, cfg: FFGANConfig, *, seed: int = 0,
     for i in range(0, len(mine), batch):
         j = mine[i:i + batch]
         w, s = text_enc(cap[j].to(device), cap_len[j])
+        w = trim_words(w, cap_len[j], across_ranks=False) if cfg.trim_words else w  # this batch's longest caption (official test)
         fake = G(z[j].to(device), s, w, cap_len[j], eps=eps[j])[0][-1]
         v_bar[j] = img_enc(fake)[1].float().cpu()
     if W > 1:

@@ -22,7 +22,7 @@ G and the EMA copy are therefore identical on all ranks after every step.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -35,11 +35,11 @@ from reprobook.engine.data import get_dataset
 from reprobook.engine.loop import BatchStream, History, PhaseFit, cached_fit
 from reprobook.engine.runtime import resolve_device, seed_everything
 from reprobook.ffgan.config import FFGANConfig
-from reprobook.ffgan.damsm import ImageEncoder, TextEncoder, damsm_loss
+from reprobook.ffgan.damsm import ImageEncoder, InceptionEncoder, TextEncoder, damsm_loss, require_inception
 from reprobook.ffgan.data import CUBAllCaptions, choose_captions
 from reprobook.ffgan.losses import DiscriminatorLoss, generator_adv_loss
 from reprobook.ffgan.metrics import AttrClassifier, attr_loss
-from reprobook.ffgan.model import Discriminator, Generator, kl_loss, weights_init
+from reprobook.ffgan.model import Discriminator, Generator, kl_loss, trim_words, weights_init
 
 WEIGHTS = Path(__file__).parent / "weights" / "ffgan_book.pt"
 
@@ -67,16 +67,23 @@ class Models:
 def build_generator(cfg: FFGANConfig, variant: str = "full") -> Generator:
     return Generator(ngf=cfg.ngf, nef=cfg.nef, z_dim=cfg.z_dim, c_dim=cfg.c_dim, base_size=cfg.base_size,
                      branch_num=cfg.branch_num, acm_hidden=cfg.acm_hidden, r_num=cfg.r_num, variant=variant,
-                     attn_mask=cfg.attn_mask)
+                     attn_mask=cfg.attn_mask, matched_ablation=cfg.matched_ablation)
 
 
 def build_discriminators(cfg: FFGANConfig) -> list[Discriminator]:
     return [Discriminator(size=cfg.base_size * 2 ** i, ndf=cfg.ndf, nef=cfg.nef) for i in range(cfg.branch_num)]
 
 
-def build_encoders(cfg: FFGANConfig, width: int) -> tuple[TextEncoder, ImageEncoder]:
-    return (TextEncoder(n_words=cfg.n_words, emb_dim=cfg.emb_dim, nef=cfg.nef),
-            ImageEncoder(nef=cfg.nef, width=width))
+def build_encoders(cfg: FFGANConfig, width: int) -> tuple[TextEncoder, ImageEncoder | InceptionEncoder]:
+    """The DAMSM pair: bi-LSTM and the small CNN (``book``) or the frozen Inception-v3 (``paper``)."""
+    img = InceptionEncoder(nef=cfg.nef, weights=cfg.inception_weights) if cfg.image_encoder == "inception" \
+        else ImageEncoder(nef=cfg.nef, width=width)
+    return TextEncoder(n_words=cfg.n_words, emb_dim=cfg.emb_dim, nef=cfg.nef), img
+
+
+def words_for_g(cfg: FFGANConfig, w: torch.Tensor, cap_len: torch.Tensor) -> torch.Tensor:
+    """The word features G sees: cut to the batch's longest caption when ``cfg.trim_words`` (official)."""
+    return trim_words(w, cap_len) if cfg.trim_words else w
 
 
 def datasets(cfg: FFGANConfig, data_root: str | None = None):
@@ -129,7 +136,7 @@ def train_damsm(cfg: FFGANConfig, train, *, width: int, seed: int, name: str, pr
     seed_everything(seed)
     text_enc, img_enc = (m.to(device) for m in build_encoders(cfg, width))
     text_net, img_net = distributed.wrap(text_enc), distributed.wrap(img_enc)  # DDP (identity for one process)
-    params = list(text_enc.parameters()) + list(img_enc.parameters())
+    params = [p for p in list(text_enc.parameters()) + list(img_enc.parameters()) if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.damsm_lr, betas=(0.5, 0.999))
     stream = BatchStream(train, batch_size=cfg.damsm_batch, seed=seed)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(0.98 ** (k // stream.steps_per_epoch), 0.1))
@@ -201,6 +208,7 @@ def make_gan_step(cfg: FFGANConfig, G: Generator, G_ema: Generator, Ds, opt_g, o
         reals, x, cap, cap_len, cls = unpack(batch, cfg, device, step=k, seed=cfg.seed)
         with torch.no_grad():
             w, s = text_enc(cap, cap_len)  # frozen DAMSM text encoder: [b, n_e, T], [b, n_e]
+            w = words_for_g(cfg, w, cap_len)  # paper: T = the global batch's longest caption
         n_global = len(x) * distributed.world_size()
         rows = distributed.local_slice(n_global)
         z = torch.randn(n_global, cfg.z_dim)[rows].to(device)  # noise of the global batch, this rank's rows
@@ -272,13 +280,15 @@ def train_gan(cfg: FFGANConfig, train, text_enc, img_enc, *, variant: str = "ful
 
 
 def train_all(cfg: FFGANConfig, *, data_root: str | None = None, progress: bool = True,
-              fit: PhaseFit | None = None) -> Models:
+              fit: PhaseFit | None = None, variants: tuple[str, ...] | None = None) -> Models:
     """The whole pipeline from scratch (``retrain=True``, ``reprobook evidence ffgan``, ``reprobook train``).
 
     Two shapes: the DAMSM pair, the independent evaluation pair, the attribute classifier, then
-    every generator variant. CUB: the DAMSM pair, then the generators; R-precision uses the same
+    every generator variant (``variants``, default ``cfg.variants``). CUB: the DAMSM pair, then the generators; R-precision uses the same
     DAMSM, as the official evaluation does (there are no attribute labels for a classifier).
     """
+    if cfg.image_encoder == "inception":
+        require_inception(cfg.inception_weights)  # before any work
     fit = fit or cached_fit("ffgan", as_dict(cfg), progress=progress)
     train, _ = datasets(cfg, data_root)
     text_enc, img_enc, h1 = train_damsm(cfg, train, width=cfg.img_enc_width, seed=cfg.seed, name="damsm", fit=fit)
@@ -290,7 +300,7 @@ def train_all(cfg: FFGANConfig, *, data_root: str | None = None, progress: bool 
                                                                seed=cfg.seed + 1000, name="damsm-eval", fit=fit)
         clf, hists["clf"] = train_classifier(cfg, train, fit=fit)
     gens = {}
-    for v in cfg.variants:
+    for v in (cfg.variants if variants is None else variants):
         gens[v], hists[f"gan_{v}"] = train_gan(cfg, train, text_enc, img_enc, variant=v, fit=fit)
     return Models(text_enc, img_enc, eval_text, eval_img, clf, gens, hists).eval()
 
@@ -326,8 +336,13 @@ def models_from_states(cfg: FFGANConfig, nets: dict, generators: dict, *, meta: 
 
 
 def load_weights(cfg: FFGANConfig, path: str | Path = WEIGHTS) -> Models:
-    """Load a weights file of :func:`save_weights` into freshly built networks of ``cfg`` (fp16 → fp32)."""
+    """Load a weights file of :func:`save_weights` into freshly built networks of ``cfg`` (fp16 → fp32).
+
+    A file written before the parameter-matched "− FF-Block" (its config has no ``matched_ablation``)
+    is loaded into the earlier 3C-wide layout of that ablation.
+    """
     obj = load_checkpoint(path)
+    cfg = replace(cfg, matched_ablation=bool(obj.get("config", {}).get("matched_ablation", False)))
     models = models_from_states(cfg, obj, obj["generators"], meta=obj.get("meta", {}))
     models.meta["losses"] = obj.get("losses", {})
     return models

@@ -7,6 +7,8 @@
   a hit if the true caption ranks first.
 - **FD**: Fréchet distance between the classifier's penultimate features of generated and real
   test images (an FID analogue on this data; not FID).
+- **Attention entropy**: the generator's word attention against uniform (entropy over the words
+  per pixel, as a fraction of its maximum; the largest weight against 1/number of words).
 - **Attention localization**: for every size/colour/shape word of object k, the generator's own
   attention mass inside object k's mask, against the area-proportional chance level, and the
   pointing accuracy (argmax pixel inside the mask).
@@ -151,6 +153,20 @@ def attention_localization(alpha: torch.Tensor, owner: torch.Tensor, masks: torc
     chance = m_sel.mean((2, 3))
     at_max = m_sel.flatten(2).gather(2, a.flatten(2).argmax(2, keepdim=True)).squeeze(2)  # [B, T]
     return {"mass": mass[keep], "chance": chance[keep], "point": (at_max[keep] >= 0.5).float()}
+
+
+def attention_entropy(alpha: torch.Tensor) -> dict[str, torch.Tensor]:
+    r"""How far the word attention is from uniform, per caption.
+
+    ``alpha [B,T,h,w]`` is the FF-Block softmax over words at every pixel. The words it can attend
+    (``n``: those with non-zero weight somewhere; the caption's words when padding is masked) set its
+    maximum entropy :math:`\log n`. Per pixel :math:`H_p = -\sum_t \alpha_{t,p}\log\alpha_{t,p}`;
+    returns the mean over pixels of :math:`H_p / \log n` (``ratio``, 1 = uniform), of
+    :math:`\max_t \alpha_{t,p}` (``max``) and the uniform level :math:`1/n` (``uniform``), each ``[B]``.
+    """
+    n = (alpha.sum((2, 3)) > 0).sum(1).clamp(min=2).float()  # [B]
+    h = -(alpha * alpha.clamp_min(1e-30).log()).sum(1)  # [B, h, w]
+    return {"ratio": h.mean((1, 2)) / n.log(), "max": alpha.max(1).values.mean((1, 2)), "uniform": 1.0 / n}
 
 
 def swap_colour(cap: torch.Tensor, owner: torch.Tensor, attrs: torch.Tensor, k: int, shift: int = 3):

@@ -18,8 +18,19 @@ blocks), image :math:`\hat x_0 = \tanh(\mathrm{conv}(h_0))`.
 - :math:`[h_f; g]` → residual blocks → upsampling block → :math:`h_i` (twice the size) and :math:`\hat x_i`.
 
 Ablations from the same code (``variant``): ``no_ff`` replaces the FF-Block by AttnGAN's plain
-fusion, the concatenation :math:`[h; c; g]`; ``no_gsr`` drops the GSR and duplicates
+fusion, the concatenation :math:`[h; c; g]`, followed (``matched_ablation``, the default) by one
+3×3 convolution :math:`3C \to 2C` so that the residual blocks keep FF-GAN's width :math:`2C`; its
+:math:`6C^2\cdot 9` weights equal the ACM's :math:`3\,C\,H_{acm}\cdot 9` when the ACM's hidden
+width is :math:`H_{acm} = 2C` (the book and paper presets), so both generators have exactly the same
+number of parameters. Without it (the chapter's earlier layout, kept to load its weights file) the
+residual blocks run at width :math:`3C`. ``no_gsr`` drops the GSR and duplicates
 :math:`[h_f; h_f]` (DM-GAN's way of keeping the widths).
+
+**Word features of a batch** (:func:`trim_words`): the official bi-LSTM returns
+:math:`T` = the longest caption of the batch, and its word attention has no padding mask, so the
+padded positions beyond a caption's end but within :math:`T` take softmax weight. Captions stored
+padded to ``words_num`` are therefore cut to the batch's longest caption (the maximum over all
+processes in data-parallel training) before they reach the generator.
 
 **Discriminators** (one per stage): spectral-normalised stride-2 convs down to 4×4, an
 unconditional logit and a conditional logit (sentence tiled 4×4, concatenated, SN conv3×3),
@@ -156,10 +167,26 @@ class SentenceAttention(nn.Module):
         return (sp * beta).view(B, C, H, W), beta.view(B, C, H, W)
 
 
+def trim_words(w: torch.Tensor, cap_len: torch.Tensor, *, across_ranks: bool = True) -> torch.Tensor:
+    """Word features ``w [B,n_e,T]`` cut to the batch's longest caption ``T' = max cap_len`` → ``[B,n_e,T']``.
+
+    Under several processes ``T'`` is the maximum over all ranks (each rank holds a slice of the
+    global batch, whose official RNN output has the global batch's longest caption as its length);
+    ``across_ranks=False`` keeps this rank's own maximum (evaluation, where ranks hold different images).
+    """
+    from reprobook.engine import distributed
+
+    t = cap_len.max().to(w.device).view(1).float()
+    if across_ranks and distributed.world_size() > 1:
+        t = distributed.all_reduce(t, "max")
+    return w[:, :, : int(t.item())]
+
+
 class NextStage(nn.Module):
     """One refinement stage: FF-Block and GSR, fusion, ``r_num`` residual blocks, ×2 upsampling."""
 
-    def __init__(self, *, ngf: int, nef: int, acm_hidden: int, r_num: int, variant: str = "full"):
+    def __init__(self, *, ngf: int, nef: int, acm_hidden: int, r_num: int, variant: str = "full",
+                 matched_ablation: bool = True):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
@@ -169,7 +196,8 @@ class NextStage(nn.Module):
             self.affine = ACM(ngf=ngf, hidden=acm_hidden)
         if variant != "no_gsr":
             self.s_att = SentenceAttention(ngf=ngf, nef=nef)
-        width = 3 * ngf if variant == "no_ff" else 2 * ngf
+        self.fuse = conv3x3(3 * ngf, 2 * ngf) if variant == "no_ff" and matched_ablation else None
+        width = 3 * ngf if variant == "no_ff" and not matched_ablation else 2 * ngf
         self.residual = nn.Sequential(*[ResBlock(width) for _ in range(r_num)])
         self.upsample = up_block(width, ngf)
 
@@ -178,6 +206,8 @@ class NextStage(nn.Module):
         if self.variant == "no_ff":
             g, _ = self.s_att(h, s)
             x = torch.cat([h, c, g], 1)  # AttnGAN-style concatenation + GSR: [B, 3C, H, W]
+            if self.fuse is not None:
+                x = self.fuse(x)  # parameter-matched: [B, 2C, H, W]
         else:
             h_f = self.affine(h, c)
             x = torch.cat([h_f, h_f if self.variant == "no_gsr" else self.s_att(h, s)[0]], 1)  # [B, 2C, H, W]
@@ -188,7 +218,8 @@ class Generator(nn.Module):
     """``G(z, s, w)`` → images at every stage, word-attention maps per refinement stage, μ, log σ²."""
 
     def __init__(self, *, ngf: int, nef: int, z_dim: int, c_dim: int, base_size: int, branch_num: int,
-                 acm_hidden: int, r_num: int, variant: str = "full", attn_mask: bool = True):
+                 acm_hidden: int, r_num: int, variant: str = "full", attn_mask: bool = True,
+                 matched_ablation: bool = True):
         super().__init__()
         n_up = int(math.log2(base_size // 4))
         if base_size < 8 or 4 * 2 ** n_up != base_size:
@@ -198,8 +229,8 @@ class Generator(nn.Module):
         self.z_dim, self.attn_mask, self.variant = z_dim, attn_mask, variant
         self.ca_net = CANet(nef=nef, c_dim=c_dim)
         self.h_net0 = InitStage(ngf=ngf, in_dim=z_dim + c_dim, n_up=n_up)
-        self.next = nn.ModuleList([NextStage(ngf=ngf, nef=nef, acm_hidden=acm_hidden, r_num=r_num, variant=variant)
-                                   for _ in range(branch_num - 1)])
+        self.next = nn.ModuleList([NextStage(ngf=ngf, nef=nef, acm_hidden=acm_hidden, r_num=r_num, variant=variant,
+                                             matched_ablation=matched_ablation) for _ in range(branch_num - 1)])
         self.img = nn.ModuleList([nn.Sequential(conv3x3(ngf, 3), nn.Tanh()) for _ in range(branch_num)])
 
     def forward(self, z, s, w, cap_len=None, *, generator: torch.Generator | None = None,
