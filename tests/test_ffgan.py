@@ -445,7 +445,7 @@ def _fake_units(n=5, variants=("full", "no_ff", "no_gsr"), *, entropy=(0.5, 0.6)
              "attn_lift_stage1": rng.uniform(0.9, 1.8, n), "attn_lift_stage2": rng.uniform(0.9, 1.8, n),
              "attn_entropy_stage2": rng.uniform(*entropy, n), "attn_max_stage2": rng.uniform(0.2, 0.3, n),
              "attn_uniform_stage2": np.full(n, 1 / 11), "exact_acc": rng.uniform(0.1, 0.2, n),
-             "fd": rng.uniform(10, 20, n), "fd_real": np.full(n, 1.0)}
+             "fd": rng.uniform(10, 20, n), "fd_real": np.full(n, 1.0), "n_params": np.full(n, 1000.0)}
         out[v] = {k: x.tolist() for k, x in m.items()}
     return out
 
@@ -481,7 +481,8 @@ def test_recorded_claims_are_covered_by_rules_and_paired_over_seeds():
     assert by_id["attention-localises"].verdict == by_id["attributes-above-chance"].verdict == "holds"
     assert all("training seeds" in c.claim for c in rec.claims)
     assert by_id["ffblock-consistency"].test == "paired t" and by_id["ffblock-consistency"].n == 3
-    assert "Fréchet distance" in by_id["ffblock-consistency"].claim and "chance" in by_id["ffblock-consistency"].claim
+    text = by_id["ffblock-consistency"].claim
+    assert "Fréchet distance" in text and "chance" in text and "parameter-matched: FF-GAN 1,000" in text
     assert by_id["attention-on-object"].test == "one-sample t" and by_id["attention-on-object"].margin == 1.1
     assert rec.baselines["chance R-precision"].value == pytest.approx(1.0)
     assert rec.baselines["chance attribute accuracy"].value == pytest.approx(100 * (0.5 + 2 * (1 / 6 + 1 / 3 + 0.5)) / 7)

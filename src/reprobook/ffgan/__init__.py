@@ -12,7 +12,7 @@ train it.
 Modules: :mod:`.data` (two-shapes captions, CUB reader), :mod:`.damsm` (encoders and matching
 losses), :mod:`.model` (G, D, FF-Block, GSR), :mod:`.losses`, :mod:`.experiment` (training
 through the engine), :mod:`.metrics` and :mod:`.evaluate`, :mod:`.claims` (the verdict rules), :mod:`.figures`,
-:mod:`.shipped` (the evidence grid that trains the shipped weights, ``reprobook evidence ffgan``),
+:mod:`.shipped` (the seed-level evidence grid, variant × seed, ``reprobook evidence ffgan``),
 :mod:`.trainer` (``reprobook train ffgan``).
 """
 
@@ -20,6 +20,8 @@ from reprobook.ffgan.config import PRESETS, SMOKE, FFGANConfig, from_params
 from reprobook.ffgan.experiment import Models, get_models, load_weights, test_set, train_all
 from reprobook.ffgan.evaluate import Evaluation, compose, evaluate, evaluate_cub, generate, record_results
 from reprobook.ffgan import figures  # noqa: E402
+from reprobook.ffgan import shipped  # noqa: E402
 
 __all__ = ["PRESETS", "SMOKE", "Evaluation", "FFGANConfig", "Models", "compose", "evaluate", "evaluate_cub", "figures",
-           "from_params", "generate", "get_models", "load_weights", "record_results", "test_set", "train_all"]
+           "from_params", "generate", "get_models", "load_weights", "record_results", "shipped", "test_set",
+           "train_all"]

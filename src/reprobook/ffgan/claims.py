@@ -171,6 +171,17 @@ def _fd_text(values: Mapping[str, Mapping[str, Sequence[float]]], variants: Sequ
     return f"; Fréchet distance {parts}" + (f" (real-data floor {_mean(floor):.3g})" if floor else "")
 
 
+def _params_text(values: Mapping[str, Mapping[str, Sequence[float]]], variants: Sequence[str]) -> str:
+    """The compared generators' parameter counts, from the numbers."""
+    if not all("n_params" in values[v] for v in variants):
+        return ""
+    from reprobook.ffgan.figures import LABELS
+
+    counts = [int(round(_mean(values[v]["n_params"]))) for v in variants]
+    same = "parameter-matched: " if len(set(counts)) == 1 else "parameters not matched: "
+    return "; " + same + ", ".join(f"{LABELS[v]} {c:,}" for v, c in zip(variants, counts)) + " parameters"
+
+
 def gate_reason(localises: stats.Verdict, above_chance: stats.Verdict) -> str | None:
     """Why the FF-Block/GSR claims are not judged (``None`` when both gates hold)."""
     if localises.verdict == "holds" and above_chance.verdict == "holds":
@@ -220,7 +231,7 @@ def record_claims(record: Record, values: Mapping[str, Mapping[str, Sequence[flo
 
     if "no_ff" in values:
         record.claim("ffblock-consistency", "The FF-Block improves text–image consistency over the model without it "
-                     f"(attribute accuracy of generated images, {chance}; parameter-matched ablation"
+                     f"(attribute accuracy of generated images, {chance}{_params_text(values, ['full', 'no_ff'])}"
                      f"{_fd_text(values, ['full', 'no_ff'])}; {unit})",
                      f"'the FF-Block ... improves the text-image consistency' ({SRC}); ablation numbers not available",
                      judged(lambda: attr_acc_gain(full["attr_acc"], values["no_ff"]["attr_acc"])),
@@ -244,7 +255,8 @@ def record_claims(record: Record, values: Mapping[str, Mapping[str, Sequence[flo
                      sharper, kind="paper", baselines=("uniform attention",))
     if "no_gsr" in values:
         record.claim("gsr-global", "GSR improves global text–image consistency (R-precision with the evaluation "
-                     f"encoder, chance {100 / r_candidates:.1f} %{_fd_text(values, ['full', 'no_gsr'])}; {unit})",
+                     f"encoder, chance {100 / r_candidates:.1f} %{_params_text(values, ['full', 'no_gsr'])}"
+                     f"{_fd_text(values, ['full', 'no_gsr'])}; {unit})",
                      "'global semantic refinement ... improves global consistency' (abstract); numbers not available",
                      judged(lambda: r_precision_gain(full["r_precision"], values["no_gsr"]["r_precision"])),
                      kind="paper", baselines=("chance R-precision",))

@@ -38,6 +38,7 @@ class Evaluation:
     real_attr_acc: float
     edit: dict[str, dict[str, float]] = field(default_factory=dict)
     locality: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # variant -> stage -> raw values
+    n_params: dict[str, int] = field(default_factory=dict)  # variant -> generator parameters
 
     def mean(self, variant: str, metric: str) -> float:
         return float(np.mean(self.folds[variant][metric]))
@@ -123,7 +124,8 @@ def evaluate(models: Models, cfg: FFGANConfig, test, *, seed: int = 0) -> Evalua
         for k, a in enumerate(gen.attn):
             loc[v][f"stage{k + 1}"] = attention_localization(a, owner, gm)
         folds[v] = m
-    ev = Evaluation(cfg, (x, cap, cap_len, attrs, masks, owner, cls), gens, folds, fd, real_acc, locality=loc)
+    ev = Evaluation(cfg, (x, cap, cap_len, attrs, masks, owner, cls), gens, folds, fd, real_acc, locality=loc,
+                    n_params={v: sum(p.numel() for p in G.parameters()) for v, G in models.generators.items()})
     for v, G in models.generators.items():
         ev.edit[v] = word_swap(models, G, ev, seed=seed)
     return ev
@@ -166,7 +168,8 @@ def record_results(record: results.Record, ev: Evaluation, cfg: FFGANConfig) -> 
         "per_variant": {v: {k: float(np.mean(x)) for k, x in m.items()} for v, m in F_.items()},
         "folds": F_, "fd": ev.fd, "real_attr_acc": ev.real_attr_acc, "edit": ev.edit,
     }
-    values = {v: {**m, "fd": [ev.fd[v]], "fd_real": [ev.fd["real"]]} for v, m in F_.items()}
+    values = {v: {**m, "fd": [ev.fd[v]], "fd_real": [ev.fd["real"]], "n_params": [ev.n_params[v]]}
+              for v, m in F_.items()}
     return claims.record_claims(record, values, branch_num=cfg.branch_num, r_candidates=cfg.r_candidates,
                                 real_attr_acc=ev.real_attr_acc, over="folds", command=COMMAND)
 

@@ -120,9 +120,56 @@ def consistency(ev: Evaluation):
                color=PALETTE[: len(variants)])
         ax.set(title=label, ylim=(0, 1))
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+        ax.axhline(_chance(key, ev.config.r_candidates), color="0.3", ls=":", lw=1, label="chance")
+    axes[0].legend(fontsize=7)
     axes[3].bar(names + ["real"], [ev.fd[v] for v in variants] + [ev.fd["real"]], color=list(PALETTE[: len(variants)]) + ["0.6"])
     axes[3].set(title="Fréchet distance (classifier feats)")
     axes[3].tick_params(axis="x", labelrotation=30, labelsize=7)
+    return fig
+
+
+def _chance(key: str, r_candidates: int) -> float:
+    from reprobook.ffgan import claims
+
+    return {"attr_acc": claims.CHANCE_ATTR_ACC, "exact_acc": claims.CHANCE_EXACT_ACC,
+            "r_precision": 1 / r_candidates}[key]
+
+
+def claim_panels(values: dict, *, r_candidates: int, branch_num: int = 3, unit: str = "seed"):
+    """The claims' quantities per variant, one dot per ``unit`` (training seed or caption fold), with their
+    reference lines: chance (attribute, exact-caption, R-precision), the real-data floor of the Fréchet
+    distance, the attention's maximum entropy and the gate's bound, uniform attention and the claim's margin."""
+    from reprobook.ffgan import claims
+
+    last = branch_num - 1
+    panels = [("attr_acc", "attribute accuracy", [(_chance("attr_acc", r_candidates), "chance"),
+                                                    (claims.CHANCE_ATTR_ACC + claims.ATTR_MARGIN, "gate")]),
+              ("exact_acc", "exact-caption accuracy", [(claims.CHANCE_EXACT_ACC, "chance")]),
+              ("r_precision", "R-precision", [(1 / r_candidates, "chance")]),
+              ("fd", "Fréchet distance (log)", [("fd_real", "real-data floor")]),
+              (f"attn_entropy_stage{last}", "attention entropy / max", [(1.0, "uniform"),
+                                                                        (claims.ENTROPY_BOUND, "gate")]),
+              (f"attn_lift_stage{last}", "mass on object / chance", [(1.0, "uniform"), (claims.LIFT_MARGIN, "claim")])]
+    variants = list(values)
+    fig, axes = figure(len(panels), width=1.9, height=2.4)
+    for ax, (key, title, refs) in zip(axes, panels):
+        for j, v in enumerate(variants):
+            ys = [y for y in values[v].get(key, []) if np.isfinite(y)]
+            ax.plot(np.full(len(ys), j) + np.linspace(-0.15, 0.15, len(ys)) if len(ys) > 1 else [j] * len(ys), ys,
+                    "o", color=PALETTE[j], ms=4)
+            if ys:
+                ax.hlines(np.mean(ys), j - 0.3, j + 0.3, color=PALETTE[j], lw=2)
+        for ref, name in refs:
+            y = np.nanmean(values[variants[0]].get(ref, [np.nan])) if isinstance(ref, str) else ref
+            ls = ":" if name in ("chance", "uniform", "real-data floor") else "--"
+            ax.axhline(y, color="0.3", ls=ls, lw=1)
+            ax.annotate(name, (1.0, y), xycoords=("axes fraction", "data"), fontsize=6, ha="right", va="bottom",
+                        color="0.3")
+        if key == "fd":
+            ax.set_yscale("log")
+        ax.set_xticks(range(len(variants)), [LABELS.get(v, v) for v in variants], rotation=30, fontsize=7)
+        ax.set_title(title, fontsize=8)
+    fig.suptitle(f"one dot per {unit}; bar: mean", fontsize=8)
     return fig
 
 
@@ -154,17 +201,23 @@ def word_swap(ev: Evaluation, models, *, variant: str = "full", n: int = 6, k: i
     return fig
 
 
+def _smooth(v, k: int) -> np.ndarray:
+    """Moving average over ``k`` points (fewer for a short curve), the curve's length kept."""
+    k = max(1, min(k, len(v)))
+    return np.convolve(v, np.ones(k) / k, mode="same")
+
+
 def training_curves(losses: dict):
     """Losses logged while the shipped weights were trained (DAMSM and each generator variant)."""
     fig, (a1, a2) = figure(2, width=3.6, height=2.6)
     if "damsm" in losses:
         s, v = losses["damsm"]["damsm"]["step"], losses["damsm"]["damsm"]["value"]
-        a1.plot(s, np.convolve(v, np.ones(10) / 10, mode="same"), color=PALETTE[0])
+        a1.plot(s, _smooth(v, 10), color=PALETTE[0])
         a1.set(title="DAMSM pretraining", xlabel="step", ylabel="L_w + L_s")
     for j, key in enumerate(k for k in losses if k.startswith("gan_")):
         if "damsm" in losses[key]:
             s, v = losses[key]["damsm"]["step"], losses[key]["damsm"]["value"]
-            a2.plot(s, np.convolve(v, np.ones(20) / 20, mode="same"), color=PALETTE[j], label=LABELS.get(key[4:], key))
+            a2.plot(s, _smooth(v, 20), color=PALETTE[j], label=LABELS.get(key[4:], key))
     a2.set(title="DAMSM loss of generated images", xlabel="GAN step")
     a2.legend(fontsize=7)
     return fig

@@ -38,6 +38,10 @@ from reprobook.ffgan.experiment import Models, models_from_states, test_set, tra
 from reprobook.ffgan.model import VARIANTS
 
 NETWORKS = ("text_enc", "img_enc", "eval_text", "eval_img", "clf")
+# The settings that shape the networks: shipped weights load into networks built with the record's values.
+ARCHITECTURE = ("n_words", "ngf", "ndf", "nef", "emb_dim", "z_dim", "c_dim", "base_size", "branch_num", "acm_hidden",
+                "r_num", "attn_mask", "trim_words", "matched_ablation", "image_encoder", "img_enc_width",
+                "eval_enc_width")
 ARMS = VARIANTS
 SEEDS = 3
 GAN_STEPS = 15_000
@@ -153,7 +157,8 @@ def load_shipped(cfg: FFGANConfig, seed: int | None = None, rec=None) -> Models 
     meta = {"seed": seed, "preset": rec.data["preset"], "command": rec.data["command"], "commit": rec.data["commit"],
             "wall_time_s": {arm: rec.cell(arm, seed)["wall_time_s"] for arm in rec.data["arms"]},
             "losses": losses, "record": True}
-    return from_states(replace(cfg, seed=seed), w, meta=meta)
+    arch = {k: v for k, v in rec.data["config"].items() if k in ARCHITECTURE}
+    return from_states(replace(cfg, seed=seed, **arch), w, meta=meta)
 
 
 def per_seed(rec) -> dict[str, dict[str, list[float]]]:
@@ -173,5 +178,6 @@ def record_seed_claims(record, rec, cfg: FFGANConfig):
     values = per_seed(rec)
     record.metrics = {"per_seed": values, "seeds": rec.seeds, "command": rec.data["command"]}
     real = float(np.mean(values["full"]["real_attr_acc"])) if "real_attr_acc" in values["full"] else None
-    return claims.record_claims(record, values, branch_num=cfg.branch_num, r_candidates=cfg.r_candidates,
+    rc = rec.data["config"]  # the numbers were measured with the record's evaluation settings
+    return claims.record_claims(record, values, branch_num=rc["branch_num"], r_candidates=rc["r_candidates"],
                                 real_attr_acc=real, over="seeds")
