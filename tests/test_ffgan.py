@@ -208,6 +208,17 @@ def test_trimmed_words_change_the_unmasked_generator_only():
         assert torch.allclose(padded, trimmed, atol=1e-6) == mask
 
 
+def test_trimmed_length_is_the_maximum_over_processes(monkeypatch):
+    from reprobook.engine import distributed
+    from reprobook.ffgan.model import trim_words
+
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    monkeypatch.setattr(distributed, "all_reduce", lambda t, op: torch.full_like(t, 7.0) if op == "max" else t)
+    w = torch.randn(2, 3, 9)
+    assert trim_words(w, torch.tensor([4, 2])).shape[2] == 7  # another rank holds a caption of 7 words
+    assert trim_words(w, torch.tensor([4, 2]), across_ranks=False).shape[2] == 4
+
+
 def test_official_image_encoder_builds_from_a_user_file_and_is_frozen(tmp_path):
     from torchvision.models import inception_v3
 
