@@ -269,8 +269,8 @@ def record_cub_claims(record: Record, folds: Mapping[str, Sequence[float]], *, r
     full = folds["full"]
     for name, (mean, sd) in CUB_R_PRECISION.items():
         record.claim(f"cub-r-precision-vs-{name.lower()}",
-                     f"FF-GAN's CUB R-precision is at least that of {name} (our DAMSM: a small CNN trained from "
-                     f"scratch instead of the frozen Inception-v3 projections, so the scales differ; {FOLDS})",
+                     f"FF-GAN's CUB R-precision is at least that of {name} (with this run's DAMSM, trained as the "
+                     f"official one on the frozen Inception-v3; {FOLDS})",
                      f"{name}: {mean:.2f} ± {sd:.2f} % ({CUB_SOURCE})",
                      r_precision_at_least(full, mean, name), kind="paper", baselines=("chance R-precision",))
     for v, what in ABLATIONS.items():

@@ -9,11 +9,14 @@ notebook's ``retrain=True`` and ``reprobook evidence ffgan``, see :func:`~.exper
 3. ``gan-<variant>`` for every variant: every :math:`D_i`, then :math:`G` through the updated
    :math:`D_i`, then the EMA copy :math:`\\bar G`.
 
-Then the evaluation of the EMA generators, judged by the rules of :mod:`.claims` (paired over caption
-folds). Book data: attribute accuracy, R-precision with the independent encoder, attention localization, Fréchet distance, and the notebook's claims. CUB
+Then the evaluation of the EMA generators, judged by the rules of :mod:`.claims` over caption folds of
+this run's one generator per variant. Book data: attribute accuracy, R-precision with the independent
+encoder, attention entropy and localization, Fréchet distance, and the notebook's claims (the gates and
+the attention claims; comparisons between variants need the seed-level evidence, ``reprobook evidence
+ffgan``, and are recorded as not tested). CUB
 (``paper``): R-precision as the official code computes it (DAMSM codes, 1 + 99 captions,
 ``n_folds`` folds), compared with the published CUB R-precision of FF-GAN's code ancestors; FF-GAN's
-own table could not be obtained, and FID/IS need ImageNet/CUB Inception weights the book does not ship.
+own table could not be obtained, and FID/IS are not computed.
 
 Under ``torchrun`` every rank computes the same numbers (see :mod:`.experiment` for how each network
 is kept in step); :func:`check_synchronised` verifies that the trained networks are identical on all
