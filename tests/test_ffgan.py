@@ -208,6 +208,22 @@ def test_trimmed_words_change_the_unmasked_generator_only():
         assert torch.allclose(padded, trimmed, atol=1e-6) == mask
 
 
+def test_variants_of_one_seed_share_discriminators_stage0_and_noise():
+    cfg = ffgan.from_params(**TINY)
+    nets = {}
+    for v in ("full", "no_ff", "no_gsr"):
+        G, Ds = experiment.init_networks(cfg, v)
+        nets[v] = (G, Ds, torch.randn(3))  # the first draw of the training noise stream
+    for v in ("no_ff", "no_gsr"):
+        for D, D_full in zip(nets[v][1], nets["full"][1]):
+            assert all(torch.equal(a, b) for a, b in zip(D.state_dict().values(), D_full.state_dict().values()))
+        assert all(torch.equal(a, b) for a, b in zip(nets[v][0].h_net0.state_dict().values(),
+                                                     nets["full"][0].h_net0.state_dict().values()))
+        assert torch.equal(nets[v][2], nets["full"][2])
+    assert not torch.equal(experiment.init_networks(ffgan.from_params(**{**TINY, "seed": 1}), "full")[1][0]
+                           .img_code[0].weight_orig, nets["full"][1][0].img_code[0].weight_orig)
+
+
 def test_trimmed_length_is_the_maximum_over_processes(monkeypatch):
     from reprobook.engine import distributed
     from reprobook.ffgan.model import trim_words

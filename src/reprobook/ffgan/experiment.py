@@ -255,17 +255,33 @@ def ema_update(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float) -> None
         be.copy_(b)
 
 
+def init_networks(cfg: FFGANConfig, variant: str) -> tuple[Generator, list[Discriminator]]:
+    """G and the D_i with the official initialisation, seeded so that variants of one seed pair up.
+
+    Three random streams derived from ``cfg.seed``: G's weights (the modules every variant shares,
+    CA and stage 0, are built first and so start equal), the discriminators' weights (equal in every
+    variant) and, left in the global generator for the training loop, the noise z and ε of every step
+    (equal in every variant).
+    """
+    seed_everything(cfg.seed)
+    G = build_generator(cfg, variant)
+    torch.manual_seed(cfg.seed * 1_000_003 + 5)  # weights_init redraws every weight, shared modules first
+    G.apply(weights_init)
+    torch.manual_seed(cfg.seed * 1_000_003 + 17)
+    Ds = build_discriminators(cfg)
+    for D in Ds:
+        D.apply(weights_init)
+    torch.manual_seed(cfg.seed * 1_000_003 + 29)  # the training noise stream
+    return G, Ds
+
+
 def train_gan(cfg: FFGANConfig, train, text_enc, img_enc, *, variant: str = "full", progress: bool = True,
               fit: PhaseFit | None = None):
     """Train one generator variant; returns its EMA copy (eval mode, CPU) and the history."""
     fit = fit or cached_fit("ffgan", as_dict(cfg), progress=progress)
     device = _device(cfg)
-    seed_everything(cfg.seed)
-    G = build_generator(cfg, variant).to(device)
-    Ds = [D.to(device) for D in build_discriminators(cfg)]
-    G.apply(weights_init)
-    for D in Ds:
-        D.apply(weights_init)
+    G, Ds = init_networks(cfg, variant)
+    G, Ds = G.to(device), [D.to(device) for D in Ds]
     G_ema = copy.deepcopy(G)
     G_net = distributed.wrap(G)  # global batch norm + DDP; G itself keeps the state
     D_nets = [distributed.wrap(DiscriminatorLoss(D)) for D in Ds]
