@@ -211,7 +211,8 @@ def evaluate_cub(G, text_enc, img_enc, test, cfg: FFGANConfig, *, seed: int = 0,
     for i in range(0, len(mine), batch):
         j = mine[i:i + batch]
         w, s = text_enc(cap[j].to(device), cap_len[j])
-        w = trim_words(w, cap_len[j], across_ranks=False) if cfg.trim_words else w  # this batch's longest caption (official test)
+        if cfg.trim_words:  # this batch's longest caption (the official test)
+            w = trim_words(w, cap_len[j], across_ranks=False)
         fake = G(z[j].to(device), s, w, cap_len[j], eps=eps[j])[0][-1]
         v_bar[j] = img_enc(fake)[1].float().cpu()
     if W > 1:

@@ -42,8 +42,6 @@ from reprobook.ffgan.metrics import AttrClassifier, attr_loss
 from reprobook.ffgan.model import Discriminator, Generator, kl_loss, trim_words, weights_init
 
 WEIGHTS = Path(__file__).parent / "weights" / "ffgan_book.pt"
-LOG_POINTS = 250  # GAN losses logged at about this many steps (every step up to 250 steps): a compact record
-ENC_LOG_POINTS = 100  # likewise the encoders' and the classifier's losses
 
 
 @dataclass
@@ -159,7 +157,7 @@ def train_damsm(cfg: FFGANConfig, train, *, width: int, seed: int, name: str, pr
 
     hist = fit(name, step, steps=cfg.damsm_steps, stream=stream,
                state={"text": text_enc, "img": img_enc, "opt": opt, "sched": sched},
-               ckpt_every=max(1, cfg.damsm_steps // 4), desc=name, log_every=max(1, cfg.damsm_steps // ENC_LOG_POINTS))
+               ckpt_every=max(1, cfg.damsm_steps // 4), desc=name)
     return text_enc.eval().cpu(), img_enc.eval().cpu(), hist
 
 
@@ -183,8 +181,7 @@ def train_classifier(cfg: FFGANConfig, train, *, progress: bool = True, fit: Pha
 
     hist = fit("clf", step, steps=cfg.clf_steps,
                stream=BatchStream(train, batch_size=min(64, len(train)), seed=cfg.seed + 7),
-               state={"clf": clf, "opt": opt}, ckpt_every=max(1, cfg.clf_steps // 2), desc="attribute classifier",
-               log_every=max(1, cfg.clf_steps // ENC_LOG_POINTS))
+               state={"clf": clf, "opt": opt}, ckpt_every=max(1, cfg.clf_steps // 2), desc="attribute classifier")
     return clf.eval().cpu(), hist
 
 
@@ -293,8 +290,7 @@ def train_gan(cfg: FFGANConfig, train, text_enc, img_enc, *, variant: str = "ful
              **{f"opt_d{i}": o for i, o in enumerate(opt_ds)}}
     hist = fit(f"gan-{variant}", step, steps=cfg.gan_steps,
                stream=BatchStream(train, batch_size=cfg.batch_size, seed=cfg.seed),
-               state=state, ckpt_every=max(1, cfg.gan_steps // 10), desc=f"FF-GAN [{variant}]",
-               log_every=max(1, cfg.gan_steps // LOG_POINTS))
+               state=state, ckpt_every=max(1, cfg.gan_steps // 10), desc=f"FF-GAN [{variant}]")
     text_enc.cpu(), img_enc.cpu()
     return G_ema.eval().cpu(), hist
 
@@ -304,7 +300,8 @@ def train_all(cfg: FFGANConfig, *, data_root: str | None = None, progress: bool 
     """The whole pipeline from scratch (``retrain=True``, ``reprobook evidence ffgan``, ``reprobook train``).
 
     Two shapes: the DAMSM pair, the independent evaluation pair, the attribute classifier, then
-    every generator variant (``variants``, default ``cfg.variants``). CUB: the DAMSM pair, then the generators; R-precision uses the same
+    every generator variant (``variants``, default ``cfg.variants``). CUB: the DAMSM pair, then the
+    generators; R-precision uses the same
     DAMSM, as the official evaluation does (there are no attribute labels for a classifier).
     """
     if cfg.image_encoder == "inception":

@@ -19,6 +19,7 @@ word-swap edit, and the generator's parameter count. Weights ship in fp16: every
 generator, and the seed's encoders and classifier once, with the ``full`` cell (see
 :func:`weights_mb`). The notebook's replay re-evaluates the shipped ``full`` cell of the first
 seed (:func:`evaluate_shipped`) and re-runs the first steps of its first phase against the logged curve.
+The record keeps :data:`CURVE_POINTS` evenly spaced points of every logged curve (the work folder all).
 """
 
 from __future__ import annotations
@@ -126,8 +127,9 @@ def evaluate_shipped(cfg: FFGANConfig, arm: str, seed: int, weights: Mapping[str
     return cell_metrics(from_states(cfg, weights), cfg, arm, seed)
 
 
+CURVE_POINTS = 200  # logged points the record keeps per curve: every curve fits the 15 MB budget with the weights
 GRID = Grid("ffgan", "reprobook.ffgan", arms=ARMS, run_cell=evidence_cell, seeds=SEEDS, replay_arm="full",
-            replay_steps=20, evaluate=evaluate_shipped)
+            replay_steps=20, evaluate=evaluate_shipped, curve_points=CURVE_POINTS)
 
 
 def weights_mb(models: Models) -> float:
