@@ -117,3 +117,67 @@ def test_weights_grid_trains_every_network_and_ships_loadable_fp16_weights(tmp_p
         assert list(rec.cell(n, 0)["curves"]) == [n]
         net = net_from_state(cfg, n, states[f"{n}/seed0/{n}"], n)
         assert all(p.dtype == torch.float32 for p in net.parameters())
+
+
+def _reference_texture_net(net):
+    """The same texture U-Net with ``torch.nn.utils.spectral_norm`` convolutions and plain
+    ``positional_norm`` (the step before the speed-up), holding ``net``'s weights."""
+    import copy
+
+    from torch import nn
+
+    from reprobook.strdiffusion import unet
+
+    ref = copy.deepcopy(net)
+    for block in ref.guides:
+        for name in ("conv_0", "conv_1"):
+            fast = getattr(block, name)
+            conv = nn.utils.spectral_norm(nn.Conv2d(fast.in_channels, fast.out_channels, 3, padding=1))
+            conv.load_state_dict(fast.state_dict())
+            setattr(block, name, conv)
+
+    def slow_norm(h, S, self):  # (x - mean) / sqrt(var + eps), as before
+        a = self.shared(torch.nn.functional.interpolate(S, size=h.shape[2:], mode="nearest"))
+        pn = (h - h.mean(dim=1, keepdim=True)) / (h.var(dim=1, keepdim=True) + 1e-5).sqrt()
+        return pn * (1 + self.gamma(a)) + self.beta(a)
+
+    for mod in ref.modules():
+        if isinstance(mod, unet.SPADE):
+            mod.forward = lambda h, S, self=mod: slow_norm(h, S, self)
+    return ref
+
+
+def test_fast_texture_step_equals_the_reference_step():
+    """The faster training step (spectral norm applied to the conv output, one-pass positional norm,
+    fused Adam) computes the old step's loss, gradients, power iteration and update to float rounding."""
+    from reprobook.strdiffusion.unet import ConditionalUNet
+
+    torch.manual_seed(0)
+    net = ConditionalUNet(in_nc=3, spade=True, nf=8, depth=2, dim_head=8)
+    ref = _reference_texture_net(net)
+    sde = IRSDE(T=10)
+    g = torch.Generator().manual_seed(1)
+    img, G = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 1, 16, 16, generator=g)
+    E, m = (G > 0.7).float(), (torch.rand(2, 1, 16, 16, generator=g) > 0.3).float()
+    opts = [torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.99), fused=True),
+            torch.optim.Adam(ref.parameters(), lr=1e-3, betas=(0.9, 0.99))]
+    for step in range(3):
+        out = []
+        for model, opt in zip((net, ref), opts):
+            loss = losses.texture_loss(model, sde, img, G, E, m, guided=True,
+                                       generator=torch.Generator().manual_seed(step))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            out.append((loss.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}))
+            opt.step()
+        assert torch.allclose(out[0][0], out[1][0], rtol=1e-5, atol=1e-7)
+        for k, grad in out[0][1].items():
+            assert torch.allclose(grad, out[1][1][k], rtol=1e-3, atol=1e-5 * grad.abs().max().item()), k
+        fast, slow = net.state_dict(), ref.state_dict()
+        assert fast.keys() == slow.keys()  # the shipped state dicts load into either
+        for k in fast:
+            assert torch.allclose(fast[k], slow[k], rtol=1e-4, atol=1e-5), k
+    net.eval(), ref.eval()
+    with torch.no_grad():
+        t = torch.tensor([5, 7])
+        assert torch.allclose(net(img, img * m, t, G), ref(img, img * m, t, G), atol=1e-5)
