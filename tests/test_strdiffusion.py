@@ -299,7 +299,7 @@ def test_config_presets_and_errors():
     assert strdiffusion.from_params(preset="paper").T == 100
     assert strdiffusion.from_params(preset="paper_t400").u_max == 6
     assert strdiffusion.from_params(smoke=True).T == 10
-    with pytest.raises(ValueError, match="choose one of: book, paper, paper_t400"):
+    with pytest.raises(ValueError, match="choose one of: book, evidence, paper, paper_t400"):
         strdiffusion.from_params(preset="cifar")
     with pytest.raises(ValueError, match="criterion must be one of 'code', 'paper'"):
         strdiffusion.from_params(criterion="threshold")
@@ -339,7 +339,7 @@ def test_claim_rules_can_fail():
     assert stats.falsification_problems(claims.RULES) == []
 
 
-def _fake_numbers(n_per_bin=6, gain=1.0):
+def _fake_numbers(n_per_bin=6, gain=1.0, mean_fill_offset=0.0, d_sep=(40, 48)):
     rng = np.random.default_rng(0)
     n = 4 * n_per_bin
     base = (22 + 2 * rng.standard_normal(n)).tolist()
@@ -347,11 +347,17 @@ def _fake_numbers(n_per_bin=6, gain=1.0):
             (("IR-SDE", 0.0), ("+ structure", gain), ("+ resampling", gain + 0.2), ("paper rule", gain),
              ("masked edges", gain - 0.3))}
     ssim = {v: [min(1.0, 0.8 + 0.01 * (x - 22)) for x in xs] for v, xs in psnr.items()}
-    fill = {"psnr": [x + 6 for x in base], "ssim": [0.95] * n}
+    hole = {v: [x - 5 for x in xs] for v, xs in psnr.items()}
+    ssim_hole = {v: [x - 0.3 for x in xs] for v, xs in ssim.items()}
+    fill = {"psnr": [x + 6 for x in base], "ssim": [0.95] * n, "psnr_hole": [x + 1 for x in base],
+            "ssim_hole": [0.65] * n}
+    mean_fill = {"psnr": [x + mean_fill_offset for x in base], "ssim": [0.7] * n, "psnr_hole": [x - 6 for x in base],
+                 "ssim_hole": [0.3] * n}
     return {"rise_structure": (0.3 + 0.02 * rng.standard_normal(n)).tolist(), "rise_texture": [0.0] * n,
             "early": (0.5 + 0.1 * rng.standard_normal(n)).tolist(), "late": (0.1 * rng.standard_normal(n)).tolist(),
-            "bin": [b for b in range(4) for _ in range(n_per_bin)], "psnr": psnr, "ssim": ssim,
-            "fills": {"harmonic fill": fill, "mean-colour fill": {"psnr": base, "ssim": [0.7] * n}}}
+            "bin": [b for b in range(4) for _ in range(n_per_bin)], "psnr": psnr, "ssim": ssim, "psnr_hole": hole,
+            "ssim_hole": ssim_hole, "fills": {"harmonic fill": fill, "mean-colour fill": mean_fill},
+            "d_separation": d_sep, "seeds": 1}
 
 
 def test_recorded_claims_are_covered_by_rules_and_flag_the_harmonic_fill():
@@ -363,13 +369,18 @@ def test_recorded_claims_are_covered_by_rules_and_flag_the_harmonic_fill():
     claims.record_claims(rec, num)
     claims.record_paper_claims(rec, num)
     ids = [c.id for c in rec.claims]
-    assert ids == ["1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
+    assert ids == ["check-guided-beats-mean-fill", "check-d-separates", "goal-beats-harmonic-in-hole",
+                   "1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
                    "2b-gain-grows-with-hole", "3-resampling-helps", "4-psnr-beats-irsde", "4-ssim-beats-irsde",
                    "5-psnr-reaches-paper", "5-ssim-reaches-paper"]
     assert set(ids) <= set(claims.RULES)
     by = {c.id: c for c in rec.claims}
     assert by["1a-structure-sparse-early"].kind == "check" and by["1a-structure-sparse-early"].by_construction
-    assert {c.kind for c in rec.claims if c.id != "1a-structure-sparse-early"} == {"paper"}
+    assert [c.id for c in rec.claims if c.kind == "check"] == ids[:4]
+    assert {c.kind for c in rec.claims[4:]} == {"paper"}
+    assert by["check-guided-beats-mean-fill"].verdict == "holds" and by["check-d-separates"].verdict == "holds"
+    assert by["goal-beats-harmonic-in-hole"].verdict == "does not hold"  # 1 dB and 0.3 SSIM below the harmonic fill
+    assert "± SE" in by["2a-structure-beats-irsde"].measured
     assert by["2a-structure-beats-irsde"].verdict == "holds" and by["2a-structure-beats-irsde"].test == "paired t"
     assert by["2a-structure-beats-irsde"].n == 24 and "test images of one trained model" in by["2a-structure-beats-irsde"].claim
     # every arm below the harmonic fill (6 dB above IR-SDE here): flagged, not a reproduction
@@ -395,3 +406,26 @@ def test_reference_fills():
     m = torch.zeros(1, 1, 8, 8)
     m[0, 0, 0, 0] = 1  # one known pixel: the harmonic fill is its colour everywhere
     assert torch.allclose(metrics.harmonic_fill(img, m), img[:, :, :1, :1].expand_as(img), atol=1e-5)
+
+
+def test_gates_leave_guidance_and_resampling_claims_untested():
+    """A guided sampler below the mean-colour fill: no guidance claim is judged; a D that does not
+    separate on sampling-time inputs: the resampling claim is not judged."""
+    from reprobook.engine.results import Record
+    from reprobook.strdiffusion import claims
+
+    rec = Record("strdiffusion", {})
+    num = _fake_numbers(mean_fill_offset=5.0)
+    claims.record_claims(rec, num)
+    claims.record_paper_claims(rec, num)
+    by = {c.id: c for c in rec.claims}
+    assert by["check-guided-beats-mean-fill"].verdict == "does not hold"
+    for cid in ("1b-guidance-matters-early", "2a-structure-beats-irsde", "2b-gain-grows-with-hole",
+                "3-resampling-helps", "4-psnr-beats-irsde", "4-ssim-beats-irsde"):
+        assert by[cid].verdict == "inconclusive" and "mean-colour fill" in by[cid].measured, cid
+    assert by["1a-structure-sparse-early"].verdict == "holds"
+    rec = Record("strdiffusion", {})
+    claims.record_claims(rec, _fake_numbers(d_sep=(25, 48)))
+    by = {c.id: c for c in rec.claims}
+    assert by["check-d-separates"].verdict == "inconclusive" and by["2a-structure-beats-irsde"].verdict == "holds"
+    assert "sampling-time inputs" in by["3-resampling-helps"].measured

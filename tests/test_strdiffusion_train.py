@@ -69,16 +69,18 @@ def test_paper_preset_on_an_image_folder_writes_the_record(tmp_path):
     rec = json.loads((out / "results.json").read_text())
     assert rec["parameters"]["preset"] == "paper" and rec["parameters"]["data"] == "folder"
     assert set(rec["metrics"]) == {"per_bin", "mean", "split_sweep_psnr", "resampling", "d_separation", "training",
-                                     "fills"}
+                                     "fills", "d_separation_counts", "d_separation_full_inputs", "sampling_seeds",
+                                     "n_images"}
     assert set(rec["metrics"]["mean"]) == {"IR-SDE", "+ structure", "+ resampling", "paper rule", "masked edges"}
     assert rec["metrics"]["training"]["disc"]["source"] == "trained in this run"
     ids = [c["id"] for c in rec["claims"]]
-    assert ids[:5] == ["1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
+    assert ids[:8] == ["check-guided-beats-mean-fill", "check-d-separates", "goal-beats-harmonic-in-hole",
+                       "1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
                        "2b-gain-grows-with-hole", "3-resampling-helps"]
-    assert ids[5:] == ["4-psnr-beats-irsde", "4-ssim-beats-irsde", "5-psnr-reaches-paper", "5-ssim-reaches-paper"]
+    assert ids[8:] == ["4-psnr-beats-irsde", "4-ssim-beats-irsde", "5-psnr-reaches-paper", "5-ssim-reaches-paper"]
     assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in rec["claims"])
-    assert "33.17" in rec["claims"][7]["paper"]
-    assert [c["kind"] for c in rec["claims"]] == ["check"] + ["paper"] * 8 and rec["claims"][0]["by_construction"]
+    assert "33.17" in rec["claims"][10]["paper"]
+    assert [c["kind"] for c in rec["claims"]] == ["check"] * 4 + ["paper"] * 8 and rec["claims"][3]["by_construction"]
     assert set(rec["baselines"]) == {"harmonic fill PSNR", "harmonic fill SSIM", "mean-colour fill PSNR",
                                      "mean-colour fill SSIM"}
     hist = json.loads((out / "history.json").read_text())

@@ -116,7 +116,8 @@ def train_one(cfg: StrDiffusionConfig, name: str, data, *, fit: Callable | None 
         elif name in ("texture", "irsde"):
             loss = losses.texture_loss(model, sde, img, g, e, m, guided=name == "texture", share=share)
         else:
-            loss, metrics = losses.discriminator_loss(model, sde, img, g, e, m, share=share)
+            loss, metrics = losses.discriminator_loss(model, sde, img, g, e, m, share=share,
+                                                      masked=cfg.d_inputs == "masked")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
