@@ -183,6 +183,46 @@ def test_discriminator_loss_formula_with_a_constant_d():
     assert loss.item() == pytest.approx(sp(-c) + sp(c) + 1.0, abs=1e-4)  # triplet = margin when all equal
 
 
+def test_discriminator_trains_on_what_the_sampler_feeds_it():
+    """``masked``: D scores y⊙m (the sampler's query), the anchor equals the real texture; else the full textures."""
+    sde = IRSDE(T=10)
+    g = torch.Generator().manual_seed(0)
+    img, m = torch.rand(4, 3, 8, 8, generator=g), (torch.rand(4, 1, 8, 8, generator=g) > 0.5).float()
+    for masked in (True, False):
+        seen = []
+
+        def D(t, y, x):
+            seen.append(y.clone())
+            return y.mean(dim=(1, 2, 3))[:, None]
+
+        losses.discriminator_loss(D, sde, img, to_gray(img), torch.zeros(4, 1, 8, 8), m,
+                                  generator=torch.Generator().manual_seed(1), masked=masked)
+        real, fake, anchor = seen
+        hole = 1 - m
+        for y in seen:
+            assert bool(torch.all(y * hole == 0)) is masked  # the hole is zeroed exactly when masked
+        assert torch.equal(anchor, real) is masked
+    assert strdiffusion.from_params().d_inputs == "masked"
+    assert strdiffusion.from_params(preset="paper").d_inputs == "full"  # the official training inputs
+
+
+def test_d_separation_is_measured_on_sampling_time_inputs():
+    from reprobook.strdiffusion import experiment
+
+    cfg = strdiffusion.from_params(n_test=2, T=10)
+    test = experiment.make_test_set(cfg)
+    G, E = test.edges(cfg.canny_sigma, "full")
+    seen = []
+
+    def D(t, y, x, stddev_group=None):
+        seen.append(y)
+        return y.sum(dim=(1, 2, 3))[:, None]
+
+    k, n = experiment.d_separation(cfg, D, test, G, E, masked=True, seeds=2)
+    assert n == 2 * len(test.img) and 0 <= k <= n
+    assert all(torch.all(y * (1 - test.mask) == 0) for y in seen)
+
+
 # -- sampler -----------------------------------------------------------------------------------
 class Zero(torch.nn.Module):
     def __init__(self):

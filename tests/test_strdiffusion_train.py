@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from reprobook import strdiffusion
 from reprobook.cli import main
 from reprobook.engine import distributed
 from reprobook.strdiffusion import losses
@@ -119,6 +120,35 @@ def test_weights_grid_trains_every_network_and_ships_loadable_fp16_weights(tmp_p
         assert list(rec.cell(n, 0)["curves"]) == [n]
         net = net_from_state(cfg, n, states[f"{n}/seed0/{n}"], n)
         assert all(p.dtype == torch.float32 for p in net.parameters())
+        assert {"heldout_loss"} <= set(m) if n != "disc" else {"heldout_real_above_fake"} <= set(m)
+    # the replay: the first steps of the structure net against its curve, and its shipped weights' held-out loss
+    rep = evidence.replay(rec, progress=False, steps=2).check()
+    assert rep.match and [r[0] for r in rep.rows][0] == "heldout_loss"
+
+
+def test_shipped_evaluation_record_and_before_after_table(tmp_path, monkeypatch):
+    from reprobook.strdiffusion import evaluation
+
+    out = tmp_path / "eval.json"
+    assert evaluation.main(["--smoke", "--quiet", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["command"] == "python -m reprobook.strdiffusion.evaluation --smoke" and rec["source"] == "folder"
+    assert rec["weights_hash"] == evaluation.weights_hash("folder") and rec["config"]["eval_seeds"] == 3
+    n = len(rec["numbers"]["bin"])
+    assert rec["metrics"]["n_images"] == n and len(rec["seed_scores"]["IR-SDE"]["psnr"]) == 3
+    assert {"psnr_hole", "ssim_hole", "d_separation"} <= set(rec["numbers"])
+    # the chapter uses it only for its own weights and sampler settings
+    monkeypatch.setattr(evaluation, "record_path", lambda source: out if source == "folder" else tmp_path / "none")
+    cfg = strdiffusion.from_params(preset="evidence", smoke=True)
+    got, why = evaluation.shipped_for(cfg)
+    assert got is not None and why == ""
+    got, why = evaluation.shipped_for(strdiffusion.from_params(preset="evidence", smoke=True, split=0.6))
+    assert got is None and "split" in why
+    table = evaluation.before_after()
+    assert "| harmonic fill (reference) |" in table and "after: not shipped yet" in table
+    assert f"before: {n} images × 3 seeds, shipped record" in table
+    assert evaluation.main(["--preset", "nope", "--quiet", "--out", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()
 
 
 def _reference_texture_net(net):
