@@ -267,6 +267,21 @@ def test_sampler_stages_paste_and_call_counts():
         inpaint(sde=sde, img=img, mask=mask, G=G, E=E, mode="repaint")
 
 
+def test_ideal_structure_diagnostic_guides_every_step_with_the_training_structure():
+    """mode="ideal": S_t = x*_{t-1}(x_t, G, t), x_t ~ q(x_t | G, E⊙m), at all T steps; no structure net."""
+    sde, (img, mask, G, E) = IRSDE(T=10), _inputs()
+    tex = Zero()
+    out = inpaint(sde=sde, img=img, mask=mask, G=G, E=E, mode="ideal", tex_net=tex, str_net=None,
+                  generator=torch.Generator().manual_seed(3))
+    assert torch.equal(out * mask, img * mask) and [c[0] for c in tex.calls] == list(range(10, 0, -1))
+    g = torch.Generator().manual_seed(3)
+    torch.randn(img.shape, generator=g), torch.randn(G.shape, generator=g)  # y_T, x_T
+    x_t = sde.marginal(G, E * mask, 10, generator=g)
+    assert torch.allclose(tex.calls[0][1], sde.optimum(x_t, G, E * mask, 10))
+    # at t = 1 the ideal structure is the ground-truth grayscale itself, hole included
+    assert torch.allclose(tex.calls[-1][1], G, atol=1e-5)
+
+
 def test_late_stage_is_guided_by_the_textures_own_grayscale():
     sde, (img, mask, G, E) = IRSDE(T=10), _inputs()
 

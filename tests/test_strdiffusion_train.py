@@ -72,7 +72,8 @@ def test_paper_preset_on_an_image_folder_writes_the_record(tmp_path):
     assert set(rec["metrics"]) == {"per_bin", "mean", "split_sweep_psnr", "resampling", "d_separation", "training",
                                      "fills", "d_separation_counts", "d_separation_full_inputs", "sampling_seeds",
                                      "n_images"}
-    assert set(rec["metrics"]["mean"]) == {"IR-SDE", "+ structure", "+ resampling", "paper rule", "masked edges"}
+    assert set(rec["metrics"]["mean"]) == {"IR-SDE", "+ structure", "+ resampling", "paper rule", "masked edges",
+                                         "ideal structure"}
     assert rec["metrics"]["training"]["disc"]["source"] == "trained in this run"
     ids = [c["id"] for c in rec["claims"]]
     assert ids[:8] == ["check-guided-beats-mean-fill", "check-d-separates", "goal-beats-harmonic-in-hole",

@@ -8,7 +8,8 @@
    (10–20, 20–30, 30–40, 40–50 % holes), fixed image–mask pairs;
 3. inpainting with IR-SDE, StrDiffusion without resampling ("+ structure"), full StrDiffusion
    ("+ resampling", official acceptance rule), and the ablations: the paper's acceptance rule
-   and edges computed from the masked image;
+   and edges computed from the masked image; and the texture network's diagnostic, guided at
+   every step by the ideal structure it was trained with ("ideal structure");
 4. the split sweep (end of the structure-guided stage at ``split·T``);
 5. the forward-process phenomena: sparsity of structure vs texture over t, and the
    known/hole discrepancy over t for both processes;
@@ -43,6 +44,7 @@ VARIANTS = {
     "+ resampling": ("full", "code", "full"),
     "paper rule": ("full", "paper", "full"),
     "masked edges": ("full", "code", "masked"),
+    "ideal structure": ("ideal", "code", "full"),  # diagnostic of the texture net: the structure of its training
 }
 MAIN = ("IR-SDE", "+ structure", "+ resampling")
 

@@ -23,7 +23,11 @@ Start (code-exact): :math:`y_T = I\odot m + \lambda\epsilon`, :math:`x_T = E\odo
 **Late stage**, :math:`t < \lfloor\text{split}\cdot T\rfloor`: the texture's own grayscale guides,
 :math:`S = \mathrm{mean}_c(y_t)`. **End**: :math:`\hat I = I\odot m + y_0\odot(1-m)`.
 
-The IR-SDE baseline runs the unguided texture net for all T steps. Acceptance is decided per
+The IR-SDE baseline runs the unguided texture net for all T steps. The diagnostic ``mode="ideal"``
+runs the texture net for all T steps guided by the **ideal** structure it was trained with,
+:math:`S_t = x^*_{t-1}(x_t, G, t)` with :math:`x_t\sim q(x_t\mid G, E\odot m)` (the ground-truth
+grayscale of the hole enters through :math:`G`): what the texture network can do with a perfect
+structure network. Acceptance is decided per
 image (the official sampler runs one image at a time); D is evaluated with minibatch-stddev
 group 1, which is what it computes on one image.
 """
@@ -39,7 +43,7 @@ from reprobook.strdiffusion.metrics import psnr as _psnr
 from reprobook.strdiffusion.sde import IRSDE
 
 Mode = Literal["irsde", "guided", "full"]
-MODES = ("irsde", "guided", "full")
+MODES = ("irsde", "guided", "full", "ideal")
 CRITERIA = ("code", "paper")
 
 
@@ -113,6 +117,13 @@ def inpaint(*, sde: IRSDE, img: torch.Tensor, mask: torch.Tensor, G: torch.Tenso
                                                _psnr(x_state, G, hole) if x_state is not None else torch.full((len(img),), float("nan"))))
 
     log(T, y, xs if mode != "irsde" else None)
+    if mode == "ideal":  # diagnostic: the teacher-forced structure of training at every step
+        for t in range(T, 0, -1):
+            x_t = sde.marginal(G, mu_x, t, generator=generator)
+            S = sde.optimum(x_t, G, mu_x, t)  # x*_{t-1}  [B, 1, H, W]
+            y = sde.reverse_step(y, mu_y, tex_net(y, mu_y, t, S), t, generator=generator)
+            log(t - 1, y, S)
+        return img * m + y * hole
     if mode == "irsde":
         for t in range(T, 0, -1):
             y = sde.reverse_step(y, mu_y, tex_net(y, mu_y, t), t, generator=generator)
