@@ -94,7 +94,8 @@ def bin_metrics(res: StrResult, variants=MAIN):
         ax.set(xlabel="hole ratio", ylabel=metric.upper())
         lo = min(min(per_bin(res, v, metric)) for v in variants)
         ax.set_ylim(lo * 0.9 if metric == "psnr" else max(0, lo - 0.1), None)
-    axes[0].legend(fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=5, fontsize=8,
+               bbox_to_anchor=(0.5, 1.08), frameon=False)
     return fig
 
 
