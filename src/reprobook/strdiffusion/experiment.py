@@ -287,8 +287,9 @@ def summary_metrics(res: StrResult) -> dict:
         "per_bin": {v: {m: per_bin(res, v, m) for m in ("psnr", "ssim", "psnr_hole")} for v in res.scores},
         "mean": {v: {m: s[m].mean().item() for m in s} for v, s in res.scores.items()},
         "split_sweep_psnr": {str(k): v["psnr"].mean().item() for k, v in res.sweep.items()},
-        "resampling": {v: {"rounds": s.rounds, "accepted": s.accepted, "averaged": s.averaged}
-                       for v, s in res.stats.items()},
+        "resampling": {v: {"rounds": s.rounds, "accepted": s.accepted, "averaged": s.averaged,
+                           "rule_agreement": (sum(a) / len(a) if (a := s.agreement()) else float("nan"))}
+                       for v, s in res.stats.items() if s.rounds},
         "d_separation": res.d_separation,
         "d_separation_counts": list(res.d_counts),
         "d_separation_full_inputs": res.d_separation_full,
@@ -308,7 +309,7 @@ def claim_numbers(res: StrResult) -> dict:
             **{m: {v: s[m].tolist() for v, s in res.scores.items()} for m in ("psnr", "ssim", "psnr_hole", "ssim_hole")},
             "fills": {f: {m: s[m].tolist() for m in ("psnr", "ssim", "psnr_hole", "ssim_hole")}
                       for f, s in res.fills.items()},
-            "d_separation": list(res.d_counts)}
+            "d_separation": list(res.d_counts), "rule_agreement": res.stats["+ resampling"].agreement()}
 
 
 def add_claims(record: results.Record, res: StrResult) -> None:

@@ -66,17 +66,32 @@ class Resampling:
 
 @dataclass
 class SampleStats:
-    """Resampling log: per resampled step, rounds tried / accepted / averaged (summed over images)."""
+    """Resampling log: per resampled step, rounds tried / accepted / averaged (summed over images).
+
+    ``rounds_img`` and ``agree_img`` (``[B]``, summed over calls on the same images) count, per
+    image, the rounds and those where the acceptance rule's verdict ("the candidate is better")
+    agrees with the truth: the candidate texture :math:`\tilde y` is closer (squared error over the
+    hole) to the ground-truth image than the first candidate :math:`y'` it is compared with.
+    """
 
     rounds: int = 0
     accepted: int = 0
     averaged: int = 0
     d_n: list = field(default_factory=list)
     d_p: list = field(default_factory=list)
+    rounds_img: torch.Tensor | None = None
+    agree_img: torch.Tensor | None = None
 
     @property
     def acceptance_rate(self) -> float:
         return self.accepted / max(self.rounds, 1)
+
+    def agreement(self) -> list[float]:
+        """Per image with at least one round: the fraction of rounds where the rule picked right."""
+        if self.rounds_img is None:
+            return []
+        keep = self.rounds_img > 0
+        return (self.agree_img[keep] / self.rounds_img[keep]).tolist()
 
 
 def early_end(T: int, split: float) -> int:
@@ -145,6 +160,7 @@ def inpaint(*, sde: IRSDE, img: torch.Tensor, mask: torch.Tensor, G: torch.Tenso
         if step > 0:
             d_n = D(t, y_new * m, xs, stddev_group=1).view(-1)  # [B]
             active = torch.ones(B, dtype=torch.bool, device=dev)
+            err_first = ((y_new - img) ** 2 * hole).flatten(1).sum(1)  # [B], the first candidate's hole error
             for i in range(1, resampling.u_max):
                 xs1 = xs_t
                 for j in range(step):  # re-noise the structure step levels
@@ -161,6 +177,11 @@ def inpaint(*, sde: IRSDE, img: torch.Tensor, mask: torch.Tensor, G: torch.Tenso
                 y_new = torch.where(a4, y_tmp, torch.where(v4, (y_new + y_tmp) / 2, y_new))
                 xs_t = torch.where(a4, xs1, torch.where(v4, (xs_t + xs1) / 2, xs_t))
                 if stats is not None:
+                    truly = ((y_tmp - img) ** 2 * hole).flatten(1).sum(1) < err_first  # [B]
+                    if stats.rounds_img is None:
+                        stats.rounds_img, stats.agree_img = torch.zeros(B), torch.zeros(B)
+                    stats.rounds_img += active.float().cpu()
+                    stats.agree_img += (active & (better == truly)).float().cpu()
                     stats.rounds += int(active.sum())
                     stats.accepted += int(acc.sum())
                     stats.averaged += int(avg.sum())
