@@ -6,8 +6,8 @@ evaluation of a set of weights is computed once, offline, by ::
 
     python -m reprobook.strdiffusion.evaluation --preset evidence
 
-and shipped as ``evidence/strdiffusion-eval-<source>.json`` beside the weights' record, where
-``<source>`` is ``grid`` (the weights of the evidence grid, ``reprobook evidence strdiffusion``) or
+(``--source grid`` or ``--source folder``; default: the weights the chapter loads) and shipped as
+``evidence/strdiffusion-eval-<source>.json`` beside the weights' record, where ``<source>`` is ``grid`` (the weights of the evidence grid, ``reprobook evidence strdiffusion``) or
 ``folder`` (the package's ``weights/`` folder). The record holds the per-image numbers the claims
 are judged on (:func:`~reprobook.strdiffusion.experiment.claim_numbers`: each image's scores are
 means over the sampling seeds), the per-(seed, image) scores of every variant and reference fill,
@@ -138,9 +138,25 @@ def _tolist(d):
     return d
 
 
-def evaluate(*, preset: str = "evidence", smoke: bool = False, out: str | Path | None = None,
-             progress: bool = True, argv: list[str] | None = None) -> Path:
-    """Evaluate the chapter's current weights at ``preset``'s evaluation size and write the record."""
+def networks(cfg, source: str) -> tuple[dict, dict]:
+    """The four networks of ``source`` (``grid`` or ``folder``) and their provenance."""
+    from reprobook.strdiffusion.fitting import load_grid_weights, load_weights, shipped_meta
+
+    if source == "grid":
+        got = load_grid_weights(cfg)
+        if got is None:
+            raise FileNotFoundError("no evidence-grid weights are shipped; run reprobook evidence strdiffusion "
+                                    "--seeds 1 --preset evidence")
+        return got
+    meta = shipped_meta()
+    keys = ("steps", "seed", "wall_time_s", "command", "commit")
+    return load_weights(cfg), {n: {"source": "shipped weights", **{k: meta[n].get(k) for k in keys}} for n in NETS}
+
+
+def evaluate(*, preset: str = "evidence", source: str | None = None, smoke: bool = False,
+             out: str | Path | None = None, progress: bool = True, argv: list[str] | None = None) -> Path:
+    """Evaluate the weights of ``source`` (default: those the chapter loads) at ``preset``'s evaluation
+    size and write the record."""
     from reprobook.engine.checkpoint import write_json_atomic
     from reprobook.engine.evidence import code_hash, device_name
     from reprobook.engine.results import git_commit
@@ -149,12 +165,14 @@ def evaluate(*, preset: str = "evidence", smoke: bool = False, out: str | Path |
     cfg = config.from_params(preset=preset, smoke=smoke, retrain=False)
     if cfg.data != "book":
         raise ValueError(f"the shipped evaluation uses the book data; preset {preset!r} reads {cfg.data!r}")
-    source = current_source()
+    source = current_source() if source is None else source
+    if source not in SOURCES:
+        raise ValueError(f"--source must be one of {', '.join(SOURCES)}; got {source!r}")
     digest = weights_hash(source)
     if digest is None:
         raise FileNotFoundError(f"no weights to evaluate: {', '.join(map(str, weights_files(source)))} missing")
     t0 = time.perf_counter()
-    nets, info = experiment.get_networks(cfg, progress=progress)
+    nets, info = networks(cfg, source)
     res = experiment.evaluate(cfg, nets, info, progress=progress)
     wall = time.perf_counter() - t0
     from reprobook.engine.config import as_dict
@@ -180,13 +198,15 @@ def main(argv: list[str] | None = None) -> int:
                                 description="evaluate the chapter's current weights and write the shipped record")
     p.add_argument("--preset", default="evidence", help="evaluation size (default: evidence: 32 images per bin, "
                                                         "3 sampling seeds)")
+    p.add_argument("--source", default=None, help="weights to evaluate: grid (the evidence grid's) or folder (the "
+                                                   "package's weights/); default: those the chapter loads")
     p.add_argument("--smoke", action="store_true", help="a tiny run, for testing")
     p.add_argument("--out", default=None, help="record path (default: evidence/strdiffusion-eval-<source>.json)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     try:
         shown = [x for x in (argv if argv is not None else sys.argv[1:]) if x != "--quiet"]
-        path = evaluate(preset=a.preset, smoke=a.smoke, out=a.out, progress=not a.quiet,
+        path = evaluate(preset=a.preset, source=a.source, smoke=a.smoke, out=a.out, progress=not a.quiet,
                         argv=[x for i, x in enumerate(shown) if x != "--out" and (i == 0 or shown[i - 1] != "--out")])
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
