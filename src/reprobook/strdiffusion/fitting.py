@@ -1,16 +1,19 @@
 """Training the four StrDiffusion networks, and the shipped weights.
 
-``reprobook evidence strdiffusion --seeds 1`` runs :data:`GRID`, a weights-only evidence grid whose
-arms are the four networks: each cell trains one network through the phase fit it is given
-(resumable) and returns its weights, which the command ships in fp16 beside the record
-(``evidence/strdiffusion.weights.pt``). The chapter loads those when present, else the weights
+``reprobook evidence strdiffusion --seeds 1 --preset evidence`` runs :data:`GRID`, a weights-only
+evidence grid whose arms are the four networks: each cell trains one network through the phase fit
+it is given (resumable; the cells are independent, so two processes can share one ``--work``
+directory) and returns its weights, which the command ships in fp16 beside the record
+(``evidence/strdiffusion.weights.pt``), with the held-out numbers of those fp16 weights
+(:func:`heldout`) that the notebook's replay recomputes. The chapter loads those when present, else the weights
 of the package's ``weights/`` folder (fp16 state dicts ``<net>.pt`` with their provenance
 ``<net>.json``: steps, seed, wall time, the command and commit that trained them).
 
 The networks are trained separately, as in the official code: the structure net on the
 gray→edge process, the structure-guided texture net with the teacher-forced ideal structure,
 the IR-SDE baseline (same U-Net, no SPADE) on the texture process alone, and the
-discriminator on analytic states only (:mod:`reprobook.strdiffusion.losses`).
+discriminator on analytic states only (:mod:`reprobook.strdiffusion.losses`), times the mask in the
+book presets (``d_inputs="masked"``: what the sampler feeds it), full in the paper presets.
 
 :func:`train_one` is the one training function: the evidence grid, the notebook's ``retrain`` and
 ``reprobook train strdiffusion`` (:mod:`reprobook.strdiffusion.trainer`) all call it. Under
@@ -185,7 +188,7 @@ def shipped_meta(names=NETS, directory: str | Path = WEIGHTS_DIR) -> dict:
         path = Path(directory) / f"{name}.json"
         if not path.is_file():
             raise CheckpointError(f"no shipped weights: {path} is missing; "
-                                  "run reprobook evidence strdiffusion --seeds 1")
+                                  "run reprobook evidence strdiffusion --seeds 1 --preset evidence")
         out[name] = json.loads(path.read_text())
     return out
 
