@@ -183,6 +183,46 @@ def test_discriminator_loss_formula_with_a_constant_d():
     assert loss.item() == pytest.approx(sp(-c) + sp(c) + 1.0, abs=1e-4)  # triplet = margin when all equal
 
 
+def test_discriminator_trains_on_what_the_sampler_feeds_it():
+    """``masked``: D scores y⊙m (the sampler's query), the anchor equals the real texture; else the full textures."""
+    sde = IRSDE(T=10)
+    g = torch.Generator().manual_seed(0)
+    img, m = torch.rand(4, 3, 8, 8, generator=g), (torch.rand(4, 1, 8, 8, generator=g) > 0.5).float()
+    for masked in (True, False):
+        seen = []
+
+        def D(t, y, x):
+            seen.append(y.clone())
+            return y.mean(dim=(1, 2, 3))[:, None]
+
+        losses.discriminator_loss(D, sde, img, to_gray(img), torch.zeros(4, 1, 8, 8), m,
+                                  generator=torch.Generator().manual_seed(1), masked=masked)
+        real, fake, anchor = seen
+        hole = 1 - m
+        for y in seen:
+            assert bool(torch.all(y * hole == 0)) is masked  # the hole is zeroed exactly when masked
+        assert torch.equal(anchor, real) is masked
+    assert strdiffusion.from_params().d_inputs == "masked"
+    assert strdiffusion.from_params(preset="paper").d_inputs == "full"  # the official training inputs
+
+
+def test_d_separation_is_measured_on_sampling_time_inputs():
+    from reprobook.strdiffusion import experiment
+
+    cfg = strdiffusion.from_params(n_test=2, T=10)
+    test = experiment.make_test_set(cfg)
+    G, E = test.edges(cfg.canny_sigma, "full")
+    seen = []
+
+    def D(t, y, x, stddev_group=None):
+        seen.append(y)
+        return y.sum(dim=(1, 2, 3))[:, None]
+
+    k, n = experiment.d_separation(cfg, D, test, G, E, masked=True, seeds=2)
+    assert n == 2 * len(test.img) and 0 <= k <= n
+    assert all(torch.all(y * (1 - test.mask) == 0) for y in seen)
+
+
 # -- sampler -----------------------------------------------------------------------------------
 class Zero(torch.nn.Module):
     def __init__(self):
@@ -227,6 +267,21 @@ def test_sampler_stages_paste_and_call_counts():
         inpaint(sde=sde, img=img, mask=mask, G=G, E=E, mode="repaint")
 
 
+def test_ideal_structure_diagnostic_guides_every_step_with_the_training_structure():
+    """mode="ideal": S_t = x*_{t-1}(x_t, G, t), x_t ~ q(x_t | G, E⊙m), at all T steps; no structure net."""
+    sde, (img, mask, G, E) = IRSDE(T=10), _inputs()
+    tex = Zero()
+    out = inpaint(sde=sde, img=img, mask=mask, G=G, E=E, mode="ideal", tex_net=tex, str_net=None,
+                  generator=torch.Generator().manual_seed(3))
+    assert torch.equal(out * mask, img * mask) and [c[0] for c in tex.calls] == list(range(10, 0, -1))
+    g = torch.Generator().manual_seed(3)
+    torch.randn(img.shape, generator=g), torch.randn(G.shape, generator=g)  # y_T, x_T
+    x_t = sde.marginal(G, E * mask, 10, generator=g)
+    assert torch.allclose(tex.calls[0][1], sde.optimum(x_t, G, E * mask, 10))
+    # at t = 1 the ideal structure is the ground-truth grayscale itself, hole included
+    assert torch.allclose(tex.calls[-1][1], G, atol=1e-5)
+
+
 def test_late_stage_is_guided_by_the_textures_own_grayscale():
     sde, (img, mask, G, E) = IRSDE(T=10), _inputs()
 
@@ -240,6 +295,22 @@ def test_late_stage_is_guided_by_the_textures_own_grayscale():
     inpaint(sde=sde, img=img, mask=mask, G=G, E=E, mode="guided", tex_net=tex, str_net=Zero(), split=0.4)
     late = [c for c in tex.calls if c[0] < 4]
     assert len(late) == 3 and all(torch.allclose(S, gray) for _, S, gray in late)
+
+
+def test_rule_agreement_counts_the_rounds_where_the_rule_picks_the_truly_better_candidate():
+    """One resampling round per image (T = 10, jump 7: only t = 7; u_max 2): a D that always calls the
+    candidate better and one that never does agree with the truth on complementary images."""
+    sde, (img, mask, G, E) = IRSDE(T=10), _inputs(B=4)
+    got = []
+    for script in ([1.0, 0.0], [0.0, 0.0]):  # code rule: better iff d_p < d_n
+        st = SampleStats()
+        inpaint(sde=sde, img=img, mask=mask, G=G, E=E, mode="full", tex_net=Zero(), str_net=Zero(),
+                D=ScriptedD(script), split=0.4, resampling=Resampling(u_max=2, u_min=1, jump=7, re=1),
+                generator=torch.Generator().manual_seed(0), stats=st)
+        assert torch.equal(st.rounds_img, torch.ones(4)) and st.rounds == 4
+        got.append(st.agree_img)
+    assert torch.equal(got[0] + got[1], torch.ones(4))
+    assert SampleStats().agreement() == []
 
 
 @pytest.mark.parametrize("criterion,script,rounds,accepted,averaged", [
@@ -299,7 +370,7 @@ def test_config_presets_and_errors():
     assert strdiffusion.from_params(preset="paper").T == 100
     assert strdiffusion.from_params(preset="paper_t400").u_max == 6
     assert strdiffusion.from_params(smoke=True).T == 10
-    with pytest.raises(ValueError, match="choose one of: book, paper, paper_t400"):
+    with pytest.raises(ValueError, match="choose one of: book, evidence, paper, paper_t400"):
         strdiffusion.from_params(preset="cifar")
     with pytest.raises(ValueError, match="criterion must be one of 'code', 'paper'"):
         strdiffusion.from_params(criterion="threshold")
@@ -339,7 +410,7 @@ def test_claim_rules_can_fail():
     assert stats.falsification_problems(claims.RULES) == []
 
 
-def _fake_numbers(n_per_bin=6, gain=1.0):
+def _fake_numbers(n_per_bin=6, gain=1.0, mean_fill_offset=0.0, agree=0.7):
     rng = np.random.default_rng(0)
     n = 4 * n_per_bin
     base = (22 + 2 * rng.standard_normal(n)).tolist()
@@ -347,11 +418,17 @@ def _fake_numbers(n_per_bin=6, gain=1.0):
             (("IR-SDE", 0.0), ("+ structure", gain), ("+ resampling", gain + 0.2), ("paper rule", gain),
              ("masked edges", gain - 0.3))}
     ssim = {v: [min(1.0, 0.8 + 0.01 * (x - 22)) for x in xs] for v, xs in psnr.items()}
-    fill = {"psnr": [x + 6 for x in base], "ssim": [0.95] * n}
+    hole = {v: [x - 5 for x in xs] for v, xs in psnr.items()}
+    ssim_hole = {v: [x - 0.3 for x in xs] for v, xs in ssim.items()}
+    fill = {"psnr": [x + 6 for x in base], "ssim": [0.95] * n, "psnr_hole": [x + 1 for x in base],
+            "ssim_hole": [0.65] * n}
+    mean_fill = {"psnr": [x + mean_fill_offset for x in base], "ssim": [0.7] * n, "psnr_hole": [x - 6 for x in base],
+                 "ssim_hole": [0.3] * n}
     return {"rise_structure": (0.3 + 0.02 * rng.standard_normal(n)).tolist(), "rise_texture": [0.0] * n,
             "early": (0.5 + 0.1 * rng.standard_normal(n)).tolist(), "late": (0.1 * rng.standard_normal(n)).tolist(),
-            "bin": [b for b in range(4) for _ in range(n_per_bin)], "psnr": psnr, "ssim": ssim,
-            "fills": {"harmonic fill": fill, "mean-colour fill": {"psnr": base, "ssim": [0.7] * n}}}
+            "bin": [b for b in range(4) for _ in range(n_per_bin)], "psnr": psnr, "ssim": ssim, "psnr_hole": hole,
+            "ssim_hole": ssim_hole, "fills": {"harmonic fill": fill, "mean-colour fill": mean_fill},
+            "d_separation": [40, 48], "rule_agreement": (agree + 0.1 * rng.standard_normal(n)).tolist(), "seeds": 1}
 
 
 def test_recorded_claims_are_covered_by_rules_and_flag_the_harmonic_fill():
@@ -363,13 +440,18 @@ def test_recorded_claims_are_covered_by_rules_and_flag_the_harmonic_fill():
     claims.record_claims(rec, num)
     claims.record_paper_claims(rec, num)
     ids = [c.id for c in rec.claims]
-    assert ids == ["1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
+    assert ids == ["check-guided-beats-mean-fill", "check-d-separates", "goal-beats-harmonic-in-hole",
+                   "1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
                    "2b-gain-grows-with-hole", "3-resampling-helps", "4-psnr-beats-irsde", "4-ssim-beats-irsde",
                    "5-psnr-reaches-paper", "5-ssim-reaches-paper"]
     assert set(ids) <= set(claims.RULES)
     by = {c.id: c for c in rec.claims}
     assert by["1a-structure-sparse-early"].kind == "check" and by["1a-structure-sparse-early"].by_construction
-    assert {c.kind for c in rec.claims if c.id != "1a-structure-sparse-early"} == {"paper"}
+    assert [c.id for c in rec.claims if c.kind == "check"] == ids[:4]
+    assert {c.kind for c in rec.claims[4:]} == {"paper"}
+    assert by["check-guided-beats-mean-fill"].verdict == "holds" and by["check-d-separates"].verdict == "holds"
+    assert by["goal-beats-harmonic-in-hole"].verdict == "does not hold"  # 1 dB and 0.3 SSIM below the harmonic fill
+    assert "± SE" in by["2a-structure-beats-irsde"].measured
     assert by["2a-structure-beats-irsde"].verdict == "holds" and by["2a-structure-beats-irsde"].test == "paired t"
     assert by["2a-structure-beats-irsde"].n == 24 and "test images of one trained model" in by["2a-structure-beats-irsde"].claim
     # every arm below the harmonic fill (6 dB above IR-SDE here): flagged, not a reproduction
@@ -395,3 +477,26 @@ def test_reference_fills():
     m = torch.zeros(1, 1, 8, 8)
     m[0, 0, 0, 0] = 1  # one known pixel: the harmonic fill is its colour everywhere
     assert torch.allclose(metrics.harmonic_fill(img, m), img[:, :, :1, :1].expand_as(img), atol=1e-5)
+
+
+def test_gates_leave_guidance_and_resampling_claims_untested():
+    """A guided sampler below the mean-colour fill: no guidance claim is judged; an acceptance rule that
+    picks the better candidate no more often than a coin flip: the resampling claim is not judged."""
+    from reprobook.engine.results import Record
+    from reprobook.strdiffusion import claims
+
+    rec = Record("strdiffusion", {})
+    num = _fake_numbers(mean_fill_offset=5.0)
+    claims.record_claims(rec, num)
+    claims.record_paper_claims(rec, num)
+    by = {c.id: c for c in rec.claims}
+    assert by["check-guided-beats-mean-fill"].verdict == "does not hold"
+    for cid in ("1b-guidance-matters-early", "2a-structure-beats-irsde", "2b-gain-grows-with-hole",
+                "3-resampling-helps", "4-psnr-beats-irsde", "4-ssim-beats-irsde"):
+        assert by[cid].verdict == "inconclusive" and "mean-colour fill" in by[cid].measured, cid
+    assert by["1a-structure-sparse-early"].verdict == "holds"
+    rec = Record("strdiffusion", {})
+    claims.record_claims(rec, _fake_numbers(agree=0.5))
+    by = {c.id: c for c in rec.claims}
+    assert by["check-d-separates"].verdict != "holds" and by["2a-structure-beats-irsde"].verdict == "holds"
+    assert "coin flip" in by["3-resampling-helps"].measured

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from reprobook import strdiffusion
 from reprobook.cli import main
 from reprobook.engine import distributed
 from reprobook.strdiffusion import losses
@@ -69,16 +70,19 @@ def test_paper_preset_on_an_image_folder_writes_the_record(tmp_path):
     rec = json.loads((out / "results.json").read_text())
     assert rec["parameters"]["preset"] == "paper" and rec["parameters"]["data"] == "folder"
     assert set(rec["metrics"]) == {"per_bin", "mean", "split_sweep_psnr", "resampling", "d_separation", "training",
-                                     "fills"}
-    assert set(rec["metrics"]["mean"]) == {"IR-SDE", "+ structure", "+ resampling", "paper rule", "masked edges"}
+                                     "fills", "d_separation_counts", "d_separation_full_inputs", "sampling_seeds",
+                                     "n_images"}
+    assert set(rec["metrics"]["mean"]) == {"IR-SDE", "+ structure", "+ resampling", "paper rule", "masked edges",
+                                         "ideal structure"}
     assert rec["metrics"]["training"]["disc"]["source"] == "trained in this run"
     ids = [c["id"] for c in rec["claims"]]
-    assert ids[:5] == ["1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
+    assert ids[:8] == ["check-guided-beats-mean-fill", "check-d-separates", "goal-beats-harmonic-in-hole",
+                       "1a-structure-sparse-early", "1b-guidance-matters-early", "2a-structure-beats-irsde",
                        "2b-gain-grows-with-hole", "3-resampling-helps"]
-    assert ids[5:] == ["4-psnr-beats-irsde", "4-ssim-beats-irsde", "5-psnr-reaches-paper", "5-ssim-reaches-paper"]
+    assert ids[8:] == ["4-psnr-beats-irsde", "4-ssim-beats-irsde", "5-psnr-reaches-paper", "5-ssim-reaches-paper"]
     assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in rec["claims"])
-    assert "33.17" in rec["claims"][7]["paper"]
-    assert [c["kind"] for c in rec["claims"]] == ["check"] + ["paper"] * 8 and rec["claims"][0]["by_construction"]
+    assert "33.17" in rec["claims"][10]["paper"]
+    assert [c["kind"] for c in rec["claims"]] == ["check"] * 4 + ["paper"] * 8 and rec["claims"][3]["by_construction"]
     assert set(rec["baselines"]) == {"harmonic fill PSNR", "harmonic fill SSIM", "mean-colour fill PSNR",
                                      "mean-colour fill SSIM"}
     hist = json.loads((out / "history.json").read_text())
@@ -117,3 +121,96 @@ def test_weights_grid_trains_every_network_and_ships_loadable_fp16_weights(tmp_p
         assert list(rec.cell(n, 0)["curves"]) == [n]
         net = net_from_state(cfg, n, states[f"{n}/seed0/{n}"], n)
         assert all(p.dtype == torch.float32 for p in net.parameters())
+        assert {"heldout_loss"} <= set(m) if n != "disc" else {"heldout_real_above_fake"} <= set(m)
+    # the replay: the first steps of the structure net against its curve, and its shipped weights' held-out loss
+    rep = evidence.replay(rec, progress=False, steps=2).check()
+    assert rep.match and [r[0] for r in rep.rows][0] == "heldout_loss"
+
+
+def test_shipped_evaluation_record_and_before_after_table(tmp_path, monkeypatch):
+    from reprobook.strdiffusion import evaluation
+
+    out = tmp_path / "eval.json"
+    assert evaluation.main(["--smoke", "--quiet", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["command"] == "python -m reprobook.strdiffusion.evaluation --smoke" and rec["source"] == "folder"
+    assert rec["weights_hash"] == evaluation.weights_hash("folder") and rec["config"]["eval_seeds"] == 3
+    n = len(rec["numbers"]["bin"])
+    assert rec["metrics"]["n_images"] == n and len(rec["seed_scores"]["IR-SDE"]["psnr"]) == 3
+    assert {"psnr_hole", "ssim_hole", "d_separation"} <= set(rec["numbers"])
+    # the chapter uses it only for its own weights and sampler settings
+    monkeypatch.setattr(evaluation, "record_path", lambda source: out if source == "folder" else tmp_path / "none")
+    cfg = strdiffusion.from_params(preset="evidence", smoke=True)
+    got, why = evaluation.shipped_for(cfg)
+    assert got is not None and why == ""
+    got, why = evaluation.shipped_for(strdiffusion.from_params(preset="evidence", smoke=True, split=0.6))
+    assert got is None and "split" in why
+    table = evaluation.before_after()
+    assert "| harmonic fill (reference) |" in table and "after: not shipped yet" in table
+    assert f"before: {n} images × 3 seeds, shipped record" in table
+    assert evaluation.main(["--preset", "nope", "--quiet", "--out", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()
+
+
+def _reference_texture_net(net):
+    """The same texture U-Net with ``torch.nn.utils.spectral_norm`` convolutions and plain
+    ``positional_norm`` (the step before the speed-up), holding ``net``'s weights."""
+    import copy
+
+    from torch import nn
+
+    from reprobook.strdiffusion import unet
+
+    ref = copy.deepcopy(net)
+    for block in ref.guides:
+        for name in ("conv_0", "conv_1"):
+            fast = getattr(block, name)
+            conv = nn.utils.spectral_norm(nn.Conv2d(fast.in_channels, fast.out_channels, 3, padding=1))
+            conv.load_state_dict(fast.state_dict())
+            setattr(block, name, conv)
+
+    def slow_norm(h, S, self):  # (x - mean) / sqrt(var + eps), as before
+        a = self.shared(torch.nn.functional.interpolate(S, size=h.shape[2:], mode="nearest"))
+        pn = (h - h.mean(dim=1, keepdim=True)) / (h.var(dim=1, keepdim=True) + 1e-5).sqrt()
+        return pn * (1 + self.gamma(a)) + self.beta(a)
+
+    for mod in ref.modules():
+        if isinstance(mod, unet.SPADE):
+            mod.forward = lambda h, S, self=mod: slow_norm(h, S, self)
+    return ref
+
+
+def test_fast_texture_step_equals_the_reference_step():
+    """The faster training step (spectral norm applied to the conv output, one-pass positional norm,
+    fused Adam) computes the old step's loss, gradients, power iteration and update to float rounding."""
+    from reprobook.strdiffusion.unet import ConditionalUNet
+
+    torch.manual_seed(0)
+    net = ConditionalUNet(in_nc=3, spade=True, nf=8, depth=2, dim_head=8)
+    ref = _reference_texture_net(net)
+    sde = IRSDE(T=10)
+    g = torch.Generator().manual_seed(1)
+    img, G = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 1, 16, 16, generator=g)
+    E, m = (G > 0.7).float(), (torch.rand(2, 1, 16, 16, generator=g) > 0.3).float()
+    opts = [torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.99), fused=True),
+            torch.optim.Adam(ref.parameters(), lr=1e-3, betas=(0.9, 0.99))]
+    for step in range(3):
+        out = []
+        for model, opt in zip((net, ref), opts):
+            loss = losses.texture_loss(model, sde, img, G, E, m, guided=True,
+                                       generator=torch.Generator().manual_seed(step))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            out.append((loss.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}))
+            opt.step()
+        assert torch.allclose(out[0][0], out[1][0], rtol=1e-5, atol=1e-7)
+        for k, grad in out[0][1].items():
+            assert torch.allclose(grad, out[1][1][k], rtol=1e-3, atol=1e-5 * grad.abs().max().item()), k
+        fast, slow = net.state_dict(), ref.state_dict()
+        assert fast.keys() == slow.keys()  # the shipped state dicts load into either
+        for k in fast:
+            assert torch.allclose(fast[k], slow[k], rtol=1e-4, atol=1e-5), k
+    net.eval(), ref.eval()
+    with torch.no_grad():
+        t = torch.tensor([5, 7])
+        assert torch.allclose(net(img, img * m, t, G), ref(img, img * m, t, G), atol=1e-5)

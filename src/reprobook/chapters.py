@@ -95,7 +95,7 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in [
             key_code=("reprobook.ffgan.model:ACM", "reprobook.ffgan.model:SentenceAttention")),
     Chapter("strdiffusion", 7, "StrDiffusion: structure-guided diffusion inpainting", "07_strdiffusion.ipynb",
             "reprobook.strdiffusion", "reprobook.strdiffusion.config:PRESETS", 240,
-            preset_names=("book", "paper", "paper_t400"),
+            preset_names=("book", "evidence", "paper", "paper_t400"),
             trainer="reprobook.strdiffusion.trainer:train", evidence="reprobook.strdiffusion.fitting:GRID",
             key_code=("reprobook.strdiffusion.sde:IRSDE", "reprobook.strdiffusion.sampler:Resampling")),
 ]}

@@ -1,7 +1,8 @@
 """StrDiffusion (Chapter 7) config and presets.
 
 ``book``: 32×32 photo patches + generated scenes, small U-Nets, T = 50, on a 2-core CPU with
-the shipped weights. ``paper``: the official networks (nf = 64, depth 4, 4×32 attention,
+the shipped weights. ``evidence``: the same networks with the shipped evidence's schedule (15k steps
+per U-Net) and evaluation (32 images per hole bin, 3 sampling seeds). ``paper``: the official networks (nf = 64, depth 4, 4×32 attention,
 discriminator ngf = 64), T = 100 as in the paper, 256×256 images from ``data_root``, Adam 1e-4
 (β = 0.9, 0.99) halved at 2M/4M/6M of 8M iterations, D Adam 1e-4 (β = 0.5, 0.99), Canny σ = 3 and
 the resampling constants of the official T = 100 comment. ``paper_t400`` is the training
@@ -19,6 +20,7 @@ from reprobook.engine.config import make_config
 
 DATA = ("book", "folder", "celeba", "places2", "paris_streetview")
 MASKS = ("generated", "irregular")
+D_INPUTS = ("masked", "full")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class StrDiffusionConfig:
     heads: int = 4
     dim_head: int = 8  # attention width per head (official 32)
     d_ngf: int = 8  # discriminator width (official 64)
+    # D's training textures: "masked" (y⊙m, what the sampler feeds D) or "full" (the official code's)
+    d_inputs: Literal["masked", "full"] = "masked"
     # SDE
     T: int = 50  # diffusion steps (paper 100, training configs 400)
     max_sigma: float = 30.0  # λ·255
@@ -60,6 +64,7 @@ class StrDiffusionConfig:
     criterion: Literal["code", "paper"] = "code"
     # evaluation
     n_test: int = 6  # test images per mask bin
+    eval_seeds: int = 1  # sampling seeds seed … seed + eval_seeds − 1; every variant sees the same noise per seed
     sweep_splits: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 1.0)
     sweep_bins: tuple[int, ...] = (3,)  # mask bins used by the split sweep (indices into BINS)
     retrain: bool = False  # train from scratch instead of loading the shipped weights
@@ -74,9 +79,12 @@ class StrDiffusionConfig:
     def __post_init__(self):
         if self.data not in DATA:
             raise ValueError(f"data must be one of {', '.join(DATA)}; got {self.data!r}")
+        if self.d_inputs not in D_INPUTS:
+            raise ValueError(f"d_inputs must be one of {', '.join(D_INPUTS)}; got {self.d_inputs!r}")
         if self.masks not in MASKS:
             raise ValueError(f"masks must be one of {', '.join(MASKS)}; got {self.masks!r}")
-        for name in ("size", "nf", "depth", "heads", "dim_head", "d_ngf", "batch_size", "n_test", "n_scenes"):
+        for name in ("size", "nf", "depth", "heads", "dim_head", "d_ngf", "batch_size", "n_test", "n_scenes",
+                     "eval_seeds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.nf % 2:
@@ -97,13 +105,21 @@ class StrDiffusionConfig:
 
 
 _PAPER = StrDiffusionConfig(
-    data="folder", size=256, canny_sigma=3.0, nf=64, depth=4, heads=4, dim_head=32, d_ngf=64,
+    data="folder", size=256, canny_sigma=3.0, nf=64, depth=4, heads=4, dim_head=32, d_ngf=64, d_inputs="full",
     T=100, batch_size=16, lr=1e-4, d_lr=1e-4, lr_milestones=(2_000_000, 4_000_000, 6_000_000),
     steps_structure=8_000_000, steps_texture=8_000_000, steps_irsde=8_000_000, steps_disc=8_000_000,
     u_max=25, u_min=4, jump=2, re=2, n_test=200, retrain=True)
 
+_BOOK = StrDiffusionConfig()
+# The shipped evidence: the book networks trained ≈ 8× longer (lr halved at 10k and 13k steps), and the
+# evaluation at 32 test images per hole bin × 3 sampling seeds, the split sweep on the two largest-hole bins.
+_EVIDENCE = replace(_BOOK, steps_structure=15_000, steps_texture=15_000, steps_irsde=15_000, steps_disc=5_000,
+                    lr_milestones=(10_000, 13_000), n_test=32, eval_seeds=3, sweep_splits=(0.0, 0.4, 1.0),
+                    sweep_bins=(2, 3))
+
 PRESETS = {
-    "book": StrDiffusionConfig(),
+    "book": _BOOK,
+    "evidence": _EVIDENCE,
     "paper": _PAPER,
     "paper_t400": replace(_PAPER, T=400, u_max=6, u_min=3, jump=5, re=5),
 }

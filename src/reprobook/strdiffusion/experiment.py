@@ -8,7 +8,8 @@
    (10–20, 20–30, 30–40, 40–50 % holes), fixed image–mask pairs;
 3. inpainting with IR-SDE, StrDiffusion without resampling ("+ structure"), full StrDiffusion
    ("+ resampling", official acceptance rule), and the ablations: the paper's acceptance rule
-   and edges computed from the masked image;
+   and edges computed from the masked image; and the texture network's diagnostic, guided at
+   every step by the ideal structure it was trained with ("ideal structure");
 4. the split sweep (end of the structure-guided stage at ``split·T``);
 5. the forward-process phenomena: sparsity of structure vs texture over t, and the
    known/hole discrepancy over t for both processes;
@@ -43,6 +44,7 @@ VARIANTS = {
     "+ resampling": ("full", "code", "full"),
     "paper rule": ("full", "paper", "full"),
     "masked edges": ("full", "code", "masked"),
+    "ideal structure": ("ideal", "code", "full"),  # diagnostic of the texture net: the structure of its training
 }
 MAIN = ("IR-SDE", "+ structure", "+ resampling")
 
@@ -62,14 +64,17 @@ class StrResult:
     config: StrDiffusionConfig
     test: TestSet
     outputs: dict[str, torch.Tensor] = field(default_factory=dict)  # variant -> [N,3,H,W]
-    scores: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # variant -> metric -> [N]
+    scores: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # variant -> metric -> [N], seed mean
+    seed_scores: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # variant -> metric -> [S, N]
     fills: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # reference fill -> metric -> [N]
     traces: dict[str, dict] = field(default_factory=dict)  # variant -> {t: (y_known, y_hole, x_known, x_hole)}
     stats: dict[str, SampleStats] = field(default_factory=dict)
     sweep: dict[float, dict[str, torch.Tensor]] = field(default_factory=dict)  # split -> metric -> [n_sweep]
     sweep_index: torch.Tensor | None = None  # test images used by the sweep
     forward: dict[str, torch.Tensor] = field(default_factory=dict)  # forward-process curves [T+1, N]
-    d_separation: float = float("nan")
+    d_separation: float = float("nan")  # on the sampling-time inputs y⊙m (what the sampler feeds D)
+    d_counts: tuple[int, int] = (0, 0)  # (real above fake, pairs) on the sampling-time inputs
+    d_separation_full: float = float("nan")  # on the full textures (the official training inputs)
     training: dict = field(default_factory=dict)  # per network: steps, wall time, provenance
     nets: dict = field(default_factory=dict)
 
@@ -119,8 +124,10 @@ def get_networks(cfg: StrDiffusionConfig, data_root=None, *, progress=True):
 
 
 def score(out: torch.Tensor, test: TestSet) -> dict[str, torch.Tensor]:
+    """Per-image PSNR and SSIM of the whole image and of the hole only: ``metric -> [N]``."""
+    hole = 1 - test.mask
     return {"psnr": M.psnr(out, test.img), "ssim": M.ssim(out, test.img),
-            "psnr_hole": M.psnr(out, test.img, 1 - test.mask)}
+            "psnr_hole": M.psnr(out, test.img, hole), "ssim_hole": M.ssim(out, test.img, hole).float()}
 
 
 @torch.no_grad()
@@ -144,15 +151,25 @@ def forward_curves(cfg: StrDiffusionConfig, test: TestSet, G, E) -> dict[str, to
 
 
 @torch.no_grad()
-def d_separation(cfg: StrDiffusionConfig, D, test: TestSet, G, E) -> float:
-    """Fraction of held-out (image, t) pairs where D scores the real pair above the fake one."""
+def d_separation(cfg: StrDiffusionConfig, D, test: TestSet, G, E, *, masked: bool = True,
+                 seeds: int = 1) -> tuple[int, int]:
+    r"""``(k, n)``: on how many of ``n`` held-out (image, t) pairs D scores the real pair above the fake one.
+
+    ``masked`` scores the textures times the mask, :math:`D(t, y\odot m, S)`, the inputs the sampler
+    feeds D; otherwise the full textures (the official training inputs). One t per image and seed.
+    """
     from reprobook.strdiffusion.losses import discriminator_inputs
 
-    sde = build_sde(cfg)
-    gen = torch.Generator().manual_seed(2)
-    t = torch.randint(2, cfg.T + 1, (len(test.img),), generator=gen)
-    real, fake, _, S = discriminator_inputs(sde, test.img, G, E, test.mask, t, generator=gen)
-    return (D(t, real, S, stddev_group=1) > D(t, fake, S, stddev_group=1)).float().mean().item()
+    sde, k, n = build_sde(cfg), 0, 0
+    for s in range(seeds):
+        gen = torch.Generator().manual_seed(2 + 1000 * s)
+        t = torch.randint(2, cfg.T + 1, (len(test.img),), generator=gen)
+        real, fake, _, S = discriminator_inputs(sde, test.img, G, E, test.mask, t, generator=gen)
+        if masked:
+            real, fake = real * test.mask, fake * test.mask
+        k += int((D(t, real, S, stddev_group=1) > D(t, fake, S, stddev_group=1)).sum())
+        n += len(test.img)
+    return k, n
 
 
 def sample(cfg, nets, test: TestSet, G, E, *, mode, criterion="code", split=None, index=None, seed=0,
@@ -185,25 +202,36 @@ def evaluate(cfg: StrDiffusionConfig, nets: dict, info: dict, *, data_root: str 
     edges = {e: test.edges(cfg.canny_sigma, e) for e in ("full", "masked")}
     jobs = [(v, None) for v in VARIANTS] + [(None, s) for s in cfg.sweep_splits if s != cfg.split]
     res.sweep_index = torch.nonzero(torch.isin(test.bin, torch.tensor(cfg.sweep_bins))).view(-1)
+    seeds = [cfg.seed + k for k in range(cfg.eval_seeds)]
+    sweep_seeds: dict[float, list[dict[str, torch.Tensor]]] = {}
     for variant, split in tqdm(jobs, desc="inpainting", disable=not progress):
-        if variant is not None:
-            mode, crit, ef = VARIANTS[variant]
-            G, E = edges[ef]
-            trace, stats = {}, SampleStats()
-            out = sample(cfg, nets, test, G, E, mode=mode, criterion=crit, seed=cfg.seed, trace=trace, stats=stats)
-            res.outputs[variant], res.traces[variant], res.stats[variant] = out, trace, stats
-            res.scores[variant] = score(out, test)
-        else:
-            G, E = edges["full"]
-            sub = TestSet(test.img[res.sweep_index], test.mask[res.sweep_index], test.bin[res.sweep_index])
-            out = sample(cfg, nets, test, G, E, mode="guided", split=split, index=res.sweep_index, seed=cfg.seed)
-            res.sweep[split] = score(out, sub)
+        for seed in seeds:  # the same sampling noise for every variant at a given seed: paired by image and seed
+            if variant is not None:
+                mode, crit, ef = VARIANTS[variant]
+                G, E = edges[ef]
+                trace, stats = {}, res.stats.setdefault(variant, SampleStats())
+                out = sample(cfg, nets, test, G, E, mode=mode, criterion=crit, seed=seed, trace=trace, stats=stats)
+                if seed == cfg.seed:  # pictures and trajectories: the first sampling seed
+                    res.outputs[variant], res.traces[variant] = out, trace
+                for m, v in score(out, test).items():
+                    res.seed_scores.setdefault(variant, {}).setdefault(m, []).append(v)
+            else:
+                G, E = edges["full"]
+                sub = TestSet(test.img[res.sweep_index], test.mask[res.sweep_index], test.bin[res.sweep_index])
+                out = sample(cfg, nets, test, G, E, mode="guided", split=split, index=res.sweep_index, seed=seed)
+                sweep_seeds.setdefault(split, []).append(score(out, sub))
+    res.seed_scores = {v: {m: torch.stack(xs) for m, xs in d.items()} for v, d in res.seed_scores.items()}  # [S, N]
+    res.scores = {v: {m: x.mean(0) for m, x in d.items()} for v, d in res.seed_scores.items()}  # [N]
+    res.sweep = {sp: {m: torch.stack([d[m] for d in ds]).mean(0) for m in ds[0]} for sp, ds in sweep_seeds.items()}
     g = res.scores["+ structure"]
     res.sweep[cfg.split] = {k: v[res.sweep_index] for k, v in g.items()}
     res.sweep = dict(sorted(res.sweep.items()))
     G, E = edges["full"]
     res.forward = forward_curves(cfg, test, G, E)
-    res.d_separation = d_separation(cfg, nets["disc"], test, G, E)
+    res.d_counts = d_separation(cfg, nets["disc"], test, G, E, masked=True, seeds=cfg.eval_seeds)
+    res.d_separation = res.d_counts[0] / res.d_counts[1]
+    k, n = d_separation(cfg, nets["disc"], test, G, E, masked=False, seeds=cfg.eval_seeds)
+    res.d_separation_full = k / n
     res.fills = {"harmonic fill": score(M.harmonic_fill(test.img, test.mask), test),
                  "mean-colour fill": score(M.mean_fill(test.img, test.mask), test)}
     return res
@@ -259,9 +287,14 @@ def summary_metrics(res: StrResult) -> dict:
         "per_bin": {v: {m: per_bin(res, v, m) for m in ("psnr", "ssim", "psnr_hole")} for v in res.scores},
         "mean": {v: {m: s[m].mean().item() for m in s} for v, s in res.scores.items()},
         "split_sweep_psnr": {str(k): v["psnr"].mean().item() for k, v in res.sweep.items()},
-        "resampling": {v: {"rounds": s.rounds, "accepted": s.accepted, "averaged": s.averaged}
-                       for v, s in res.stats.items()},
+        "resampling": {v: {"rounds": s.rounds, "accepted": s.accepted, "averaged": s.averaged,
+                           "rule_agreement": (sum(a) / len(a) if (a := s.agreement()) else float("nan"))}
+                       for v, s in res.stats.items() if s.rounds},
         "d_separation": res.d_separation,
+        "d_separation_counts": list(res.d_counts),
+        "d_separation_full_inputs": res.d_separation_full,
+        "sampling_seeds": res.config.eval_seeds,
+        "n_images": len(res.test.img),
         "fills": {f: {m: s[m].mean().item() for m in s} for f, s in res.fills.items()},
         "training": {n: {k: v for k, v in i.items() if k != "loss"} for n, i in res.training.items()},
     }
@@ -272,10 +305,11 @@ def claim_numbers(res: StrResult) -> dict:
     rise_s, rise_y = sparsity_rise(res)
     early, late = guidance_gains(res)
     return {"rise_structure": rise_s, "rise_texture": rise_y, "early": early, "late": late,
-            "bin": res.test.bin.tolist(),
-            "psnr": {v: s["psnr"].tolist() for v, s in res.scores.items()},
-            "ssim": {v: s["ssim"].tolist() for v, s in res.scores.items()},
-            "fills": {f: {m: s[m].tolist() for m in ("psnr", "ssim")} for f, s in res.fills.items()}}
+            "bin": res.test.bin.tolist(), "seeds": res.config.eval_seeds,
+            **{m: {v: s[m].tolist() for v, s in res.scores.items()} for m in ("psnr", "ssim", "psnr_hole", "ssim_hole")},
+            "fills": {f: {m: s[m].tolist() for m in ("psnr", "ssim", "psnr_hole", "ssim_hole")}
+                      for f, s in res.fills.items()},
+            "d_separation": list(res.d_counts), "rule_agreement": res.stats["+ resampling"].agreement()}
 
 
 def add_claims(record: results.Record, res: StrResult) -> None:

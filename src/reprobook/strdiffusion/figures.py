@@ -55,15 +55,18 @@ def discrepancy(res: StrResult):
 
 
 def samples(res: StrResult, bin_index: int | None = None, k: int = 3):
-    """Rows: mask bins (or one bin); columns: ground truth, masked input, IR-SDE, + structure, + resampling."""
+    """Rows: mask bins (or one bin); columns: ground truth, masked input, IR-SDE, + structure, + resampling,
+    the texture net guided by the ideal structure (diagnostic, when run), and the harmonic and mean-colour fills."""
     test = res.test
     bins = range(len(BIN_NAMES)) if bin_index is None else [bin_index]
-    cols = ["ground truth", "input", *MAIN]
+    extra = [v for v in ("ideal structure",) if v in res.outputs]
+    cols = ["ground truth", "input", *MAIN, *extra, "harmonic fill", "mean-colour fill"]
     rows = []
     for b in bins:
         idx = torch.nonzero(test.bin == b).view(-1)[:k]
-        rows.append([test.img[idx], test.img[idx] * test.mask[idx] + (1 - test.mask[idx]) * 0.5,
-                     *[res.outputs[v][idx] for v in MAIN]])
+        img, m = test.img[idx], test.mask[idx]
+        rows.append([img, img * m + (1 - m) * 0.5, *[res.outputs[v][idx] for v in (*MAIN, *extra)],
+                     M.harmonic_fill(img, m), M.mean_fill(img, m)])
     fig, axes = figure(len(cols), len(rows), width=1.9, height=0.75 * k + 0.3)
     axes = np.asarray(axes).reshape(len(rows), len(cols))
     for r, (b, row) in enumerate(zip(bins, rows)):
@@ -75,18 +78,24 @@ def samples(res: StrResult, bin_index: int | None = None, k: int = 3):
 
 
 def bin_metrics(res: StrResult, variants=MAIN):
-    """PSNR and SSIM per mask bin for each variant (mean over test images)."""
+    """PSNR and SSIM per mask bin for each variant (mean over test images), with the reference fills
+    (dashed: harmonic, dotted: mean-colour) at their per-bin levels."""
     fig, axes = figure(2, width=4.0, height=3.0)
     x = np.arange(len(BIN_NAMES))
     w = 0.8 / len(variants)
     for ax, metric in zip(axes, ("psnr", "ssim")):
         for i, v in enumerate(variants):
             ax.bar(x + (i - (len(variants) - 1) / 2) * w, per_bin(res, v, metric), w, label=v, color=PALETTE[i + 1])
+        for (f, fs), ls in zip(res.fills.items(), ("--", ":")):  # reference fills: one level per bin
+            level = [fs[metric][res.test.bin == b].mean().item() for b in range(len(BIN_NAMES))]
+            ax.hlines(level, x - 0.45, x + 0.45, colors="0.25", linestyles=ls, lw=1.2,
+                      label=f if metric == "psnr" else None)
         ax.set_xticks(x, BIN_NAMES)
         ax.set(xlabel="hole ratio", ylabel=metric.upper())
         lo = min(min(per_bin(res, v, metric)) for v in variants)
         ax.set_ylim(lo * 0.9 if metric == "psnr" else max(0, lo - 0.1), None)
-    axes[0].legend(fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=5, fontsize=8,
+               bbox_to_anchor=(0.5, 1.08), frameon=False)
     return fig
 
 

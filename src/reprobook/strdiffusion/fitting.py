@@ -1,16 +1,19 @@
 """Training the four StrDiffusion networks, and the shipped weights.
 
-``reprobook evidence strdiffusion --seeds 1`` runs :data:`GRID`, a weights-only evidence grid whose
-arms are the four networks: each cell trains one network through the phase fit it is given
-(resumable) and returns its weights, which the command ships in fp16 beside the record
-(``evidence/strdiffusion.weights.pt``). The chapter loads those when present, else the weights
+``reprobook evidence strdiffusion --seeds 1 --preset evidence`` runs :data:`GRID`, a weights-only
+evidence grid whose arms are the four networks: each cell trains one network through the phase fit
+it is given (resumable; the cells are independent, so two processes can share one ``--work``
+directory) and returns its weights, which the command ships in fp16 beside the record
+(``evidence/strdiffusion.weights.pt``), with the held-out numbers of those fp16 weights
+(:func:`heldout`) that the notebook's replay recomputes. The chapter loads those when present, else the weights
 of the package's ``weights/`` folder (fp16 state dicts ``<net>.pt`` with their provenance
 ``<net>.json``: steps, seed, wall time, the command and commit that trained them).
 
 The networks are trained separately, as in the official code: the structure net on the
 gray→edge process, the structure-guided texture net with the teacher-forced ideal structure,
 the IR-SDE baseline (same U-Net, no SPADE) on the texture process alone, and the
-discriminator on analytic states only (:mod:`reprobook.strdiffusion.losses`).
+discriminator on analytic states only (:mod:`reprobook.strdiffusion.losses`), times the mask in the
+book presets (``d_inputs="masked"``: what the sampler feeds it), full in the paper presets.
 
 :func:`train_one` is the one training function: the evidence grid, the notebook's ``retrain`` and
 ``reprobook train strdiffusion`` (:mod:`reprobook.strdiffusion.trainer`) all call it. Under
@@ -92,11 +95,13 @@ def train_one(cfg: StrDiffusionConfig, name: str, data, *, fit: Callable | None 
     share = losses.Share(cfg.batch_size, distributed.local_slice(cfg.batch_size))
     x, G, E, pool = data
     steps = getattr(cfg, f"steps_{name}")
+    # Adam's update, fused into one kernel per step where torch has one (same rule, one pass over the weights)
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
     if name == "disc":
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.d_lr, betas=(0.5, 0.99))
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.d_lr, betas=(0.5, 0.99), **fused)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[], gamma=0.5)
     else:
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.99), **fused)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.lr_milestones), gamma=0.5)
     aug = Augment()
 
@@ -114,7 +119,8 @@ def train_one(cfg: StrDiffusionConfig, name: str, data, *, fit: Callable | None 
         elif name in ("texture", "irsde"):
             loss = losses.texture_loss(model, sde, img, g, e, m, guided=name == "texture", share=share)
         else:
-            loss, metrics = losses.discriminator_loss(model, sde, img, g, e, m, share=share)
+            loss, metrics = losses.discriminator_loss(model, sde, img, g, e, m, share=share,
+                                                      masked=cfg.d_inputs == "masked")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -182,7 +188,7 @@ def shipped_meta(names=NETS, directory: str | Path = WEIGHTS_DIR) -> dict:
         path = Path(directory) / f"{name}.json"
         if not path.is_file():
             raise CheckpointError(f"no shipped weights: {path} is missing; "
-                                  "run reprobook evidence strdiffusion --seeds 1")
+                                  "run reprobook evidence strdiffusion --seeds 1 --preset evidence")
         out[name] = json.loads(path.read_text())
     return out
 
@@ -221,17 +227,61 @@ def write_check(cfg: StrDiffusionConfig, nets: dict[str, torch.nn.Module] | None
     return check
 
 
+@torch.no_grad()
+def heldout(cfg: StrDiffusionConfig, name: str, net: torch.nn.Module, n: int = 16) -> dict[str, float]:
+    """Deterministic held-out numbers of one network (``book`` data only; else ``{}``).
+
+    On the ``n`` fixed test images and masks of :func:`weights_check`: a U-Net's matching loss
+    (``heldout_loss``); for D, the mean real-minus-fake score and the fraction of pairs where the
+    real one scores higher, on the inputs D is trained on (``cfg.d_inputs``: ``y⊙m`` or full).
+    """
+    if cfg.data != "book":
+        return {}
+    from reprobook.strdiffusion.losses import discriminator_inputs
+
+    net = net.eval()
+    x = book_images("test", size=cfg.size, n_scenes=256)[torch.linspace(0, 359, n).long()]
+    m = make_masks(n, size=cfg.size, lo=0.2, hi=0.4, seed=7)
+    G, E = structure(x, m, sigma=cfg.canny_sigma)
+    sde, g = build_sde(cfg), torch.Generator().manual_seed(123)
+    if name == "structure":
+        return {"heldout_loss": losses.structure_loss(net, sde, G, E, m, generator=g).item()}
+    if name in ("texture", "irsde"):
+        return {"heldout_loss": losses.texture_loss(net, sde, x, G, E, m, guided=name == "texture", generator=g).item()}
+    t = sde.random_t(n, generator=g)
+    real, fake, _, S = discriminator_inputs(sde, x, G, E, m, t, generator=g)
+    if cfg.d_inputs == "masked":
+        real, fake = real * m, fake * m
+    d = (net(t, real, S, stddev_group=1) - net(t, fake, S, stddev_group=1)).view(-1)  # [n]
+    return {"heldout_real_minus_fake": d.mean().item(), "heldout_real_above_fake": (d > 0).float().mean().item()}
+
+
+def _fp16_roundtrip(cfg: StrDiffusionConfig, name: str, net: torch.nn.Module) -> torch.nn.Module:
+    """The network as the chapter will load it: its weights rounded to fp16, back in float32."""
+    state = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    return net_from_state(cfg, name, state, f"fp16 weights of {name}")
+
+
 def evidence_cell(cfg: StrDiffusionConfig, arm: str, seed: int, *, fit, progress: bool = True) -> dict:
     """One cell of :data:`GRID`: network ``arm`` trained with base seed ``seed`` (the network's own
-    seed is ``seed + NETS.index(arm)``, as in every training of the chapter); its final loss and weights."""
+    seed is ``seed + NETS.index(arm)``, as in every training of the chapter); its final loss, the
+    held-out numbers of its fp16 weights (:func:`heldout`, what :func:`evidence_evaluate` replays) and
+    its weights."""
     cfg = dataclasses.replace(cfg, seed=seed)
     net, hist = train_one(cfg, arm, training_data(cfg, None), fit=partial(fit, arm), progress=progress)
     tail = hist.series("loss")[1][-50:]
     return {"metrics": {"steps": getattr(cfg, f"steps_{arm}"), "seed": cfg.seed + NETS.index(arm),
-                        "final_loss": sum(tail) / max(1, len(tail))},
+                        "final_loss": sum(tail) / max(1, len(tail)),
+                        **heldout(cfg, arm, _fp16_roundtrip(cfg, arm, net))},
             "weights": {arm: net.state_dict()}}
 
 
-# Weights only: one seed trains the one model per network the chapter evaluates.
+def evidence_evaluate(cfg: StrDiffusionConfig, arm: str, seed: int, weights: dict) -> dict[str, float]:
+    """The replay's evaluation of shipped weights: :func:`heldout` of network ``arm``'s fp16 weights."""
+    return heldout(cfg, arm, net_from_state(cfg, arm, weights[arm], f"evidence weights of {arm}"))
+
+
+# Weights only: one seed trains the one model per network the chapter evaluates. The notebook replays the
+# first 20 steps of the structure net's training and the held-out numbers of its shipped weights.
 GRID = Grid("strdiffusion", "reprobook.strdiffusion", arms=NETS, run_cell=evidence_cell, seeds=1,
-            replay_arm="structure", replay_steps=20)
+            replay_arm="structure", replay_steps=20, evaluate=evidence_evaluate)

@@ -118,12 +118,17 @@ def discriminator_inputs(sde: IRSDE, img, G, E, mask, t, *, generator=None, shar
     return y_opt, y_t, anchor, S
 
 
-def discriminator_loss(D, sde: IRSDE, img, G, E, mask, *, generator=None,
-                       share: Share | None = None) -> tuple[torch.Tensor, dict]:
-    """The official D objective (higher D = real/consistent); returns the loss and D's mean outputs.
+def discriminator_loss(D, sde: IRSDE, img, G, E, mask, *, generator=None, share: Share | None = None,
+                       masked: bool = False) -> tuple[torch.Tensor, dict]:
+    r"""The official D objective (higher D = real/consistent); returns the loss and D's mean outputs.
 
     ``D`` is the discriminator, or a (data-parallel) :class:`~reprobook.strdiffusion.discriminator.ThreeScores`
     around it, which scores real, fake and anchor in one forward pass.
+
+    ``masked``: D scores the textures times the mask, :math:`y\odot m`, which is what the sampler feeds
+    it (:func:`~reprobook.strdiffusion.sampler.inpaint` calls :math:`D(t, y'\odot m, x)`); the
+    official code trains on the full textures and queries the masked ones. With the mask the
+    anchor equals the real texture, and the triplet term asks for :math:`|D_{real}-D_{fake}|\ge 1`.
     """
     from reprobook.engine.distributed import unwrap
     from reprobook.strdiffusion.discriminator import ThreeScores
@@ -131,6 +136,8 @@ def discriminator_loss(D, sde: IRSDE, img, G, E, mask, *, generator=None,
     share = _share(share, len(img))
     t = share.t(sde, generator)
     real, fake, anchor, S = discriminator_inputs(sde, img, G, E, mask, t, generator=generator, share=share)
+    if masked:
+        real, fake, anchor = real * mask, fake * mask, anchor * mask  # [B, 3, H, W], hole zeroed
     if isinstance(unwrap(D), ThreeScores):
         d_real, d_fake, d_anchor = D(t, real, fake, anchor, S)
     else:

@@ -23,13 +23,24 @@ def psnr(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None) -
     return 10 * torch.log10(1.0 / (se / n).clamp_min(1e-10))
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image SSIM (scikit-image, data range 1, channels averaged): ``[B]``."""
+def ssim(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-image SSIM (scikit-image, data range 1, channels averaged): ``[B]``.
+
+    With ``weight [B,1,H,W]`` the SSIM map (7×7 windows, channels averaged) is averaged over the
+    pixels where ``weight`` is 1 (e.g. the hole) instead of the whole image.
+    """
     from skimage.metrics import structural_similarity
 
     A = a.clamp(0, 1).permute(0, 2, 3, 1).double().numpy()
     Bv = b.permute(0, 2, 3, 1).double().numpy()
-    return torch.tensor([structural_similarity(x, y, data_range=1.0, channel_axis=-1) for x, y in zip(A, Bv)])
+    if weight is None:
+        return torch.tensor([structural_similarity(x, y, data_range=1.0, channel_axis=-1) for x, y in zip(A, Bv)])
+    W = weight[:, 0].double().numpy()
+    out = []
+    for x, y, w in zip(A, Bv, W):
+        _, smap = structural_similarity(x, y, data_range=1.0, channel_axis=-1, full=True)  # [H, W, C]
+        out.append(float((smap.mean(-1) * w).sum() / max(w.sum(), 1.0)))
+    return torch.tensor(out, dtype=torch.float64)
 
 
 def hoyer(v: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:

@@ -23,7 +23,11 @@ Start (code-exact): :math:`y_T = I\odot m + \lambda\epsilon`, :math:`x_T = E\odo
 **Late stage**, :math:`t < \lfloor\text{split}\cdot T\rfloor`: the texture's own grayscale guides,
 :math:`S = \mathrm{mean}_c(y_t)`. **End**: :math:`\hat I = I\odot m + y_0\odot(1-m)`.
 
-The IR-SDE baseline runs the unguided texture net for all T steps. Acceptance is decided per
+The IR-SDE baseline runs the unguided texture net for all T steps. The diagnostic ``mode="ideal"``
+runs the texture net for all T steps guided by the **ideal** structure it was trained with,
+:math:`S_t = x^*_{t-1}(x_t, G, t)` with :math:`x_t\sim q(x_t\mid G, E\odot m)` (the ground-truth
+grayscale of the hole enters through :math:`G`): what the texture network can do with a perfect
+structure network. Acceptance is decided per
 image (the official sampler runs one image at a time); D is evaluated with minibatch-stddev
 group 1, which is what it computes on one image.
 """
@@ -39,7 +43,7 @@ from reprobook.strdiffusion.metrics import psnr as _psnr
 from reprobook.strdiffusion.sde import IRSDE
 
 Mode = Literal["irsde", "guided", "full"]
-MODES = ("irsde", "guided", "full")
+MODES = ("irsde", "guided", "full", "ideal")
 CRITERIA = ("code", "paper")
 
 
@@ -62,17 +66,32 @@ class Resampling:
 
 @dataclass
 class SampleStats:
-    """Resampling log: per resampled step, rounds tried / accepted / averaged (summed over images)."""
+    """Resampling log: per resampled step, rounds tried / accepted / averaged (summed over images).
+
+    ``rounds_img`` and ``agree_img`` (``[B]``, summed over calls on the same images) count, per
+    image, the rounds and those where the acceptance rule's verdict ("the candidate is better")
+    agrees with the truth: the candidate texture :math:`\tilde y` is closer (squared error over the
+    hole) to the ground-truth image than the first candidate :math:`y'` it is compared with.
+    """
 
     rounds: int = 0
     accepted: int = 0
     averaged: int = 0
     d_n: list = field(default_factory=list)
     d_p: list = field(default_factory=list)
+    rounds_img: torch.Tensor | None = None
+    agree_img: torch.Tensor | None = None
 
     @property
     def acceptance_rate(self) -> float:
         return self.accepted / max(self.rounds, 1)
+
+    def agreement(self) -> list[float]:
+        """Per image with at least one round: the fraction of rounds where the rule picked right."""
+        if self.rounds_img is None:
+            return []
+        keep = self.rounds_img > 0
+        return (self.agree_img[keep] / self.rounds_img[keep]).tolist()
 
 
 def early_end(T: int, split: float) -> int:
@@ -113,6 +132,13 @@ def inpaint(*, sde: IRSDE, img: torch.Tensor, mask: torch.Tensor, G: torch.Tenso
                                                _psnr(x_state, G, hole) if x_state is not None else torch.full((len(img),), float("nan"))))
 
     log(T, y, xs if mode != "irsde" else None)
+    if mode == "ideal":  # diagnostic: the teacher-forced structure of training at every step
+        for t in range(T, 0, -1):
+            x_t = sde.marginal(G, mu_x, t, generator=generator)
+            S = sde.optimum(x_t, G, mu_x, t)  # x*_{t-1}  [B, 1, H, W]
+            y = sde.reverse_step(y, mu_y, tex_net(y, mu_y, t, S), t, generator=generator)
+            log(t - 1, y, S)
+        return img * m + y * hole
     if mode == "irsde":
         for t in range(T, 0, -1):
             y = sde.reverse_step(y, mu_y, tex_net(y, mu_y, t), t, generator=generator)
@@ -134,6 +160,7 @@ def inpaint(*, sde: IRSDE, img: torch.Tensor, mask: torch.Tensor, G: torch.Tenso
         if step > 0:
             d_n = D(t, y_new * m, xs, stddev_group=1).view(-1)  # [B]
             active = torch.ones(B, dtype=torch.bool, device=dev)
+            err_first = ((y_new - img) ** 2 * hole).flatten(1).sum(1)  # [B], the first candidate's hole error
             for i in range(1, resampling.u_max):
                 xs1 = xs_t
                 for j in range(step):  # re-noise the structure step levels
@@ -150,6 +177,11 @@ def inpaint(*, sde: IRSDE, img: torch.Tensor, mask: torch.Tensor, G: torch.Tenso
                 y_new = torch.where(a4, y_tmp, torch.where(v4, (y_new + y_tmp) / 2, y_new))
                 xs_t = torch.where(a4, xs1, torch.where(v4, (xs_t + xs1) / 2, xs_t))
                 if stats is not None:
+                    truly = ((y_tmp - img) ** 2 * hole).flatten(1).sum(1) < err_first  # [B]
+                    if stats.rounds_img is None:
+                        stats.rounds_img, stats.agree_img = torch.zeros(B), torch.zeros(B)
+                    stats.rounds_img += active.float().cpu()
+                    stats.agree_img += (active & (better == truly)).float().cpu()
                     stats.rounds += int(active.sum())
                     stats.accepted += int(acc.sum())
                     stats.averaged += int(avg.sum())

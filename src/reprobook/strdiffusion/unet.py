@@ -12,7 +12,7 @@ to a multiple of :math:`2^{\text{depth}}`:
   :math:`\text{SPADE}(h,S) = \text{PN}(h)\odot(1+\gamma(S)) + \beta(S)` with positional
   (per-pixel, across-channel) normalisation PN, and the block is
   :math:`h + \text{conv}(\text{lrelu}(\text{SPADE}(\text{conv}(\text{lrelu}(\text{SPADE}(h,S))),S)))`
-  with spectral-normed 3×3 convs;
+  with spectral-normed 3×3 convs (:class:`SNConv2d`, which divides the conv output by σ rather than the weight);
 - a middle ResBlock–attention–ResBlock at :math:`nf\cdot 2^{\text{depth}}`, a mirrored decoder
   with skip concatenations, a final ResBlock on :math:`[h, h_{\text{init}}]` and a 3×3 conv.
 
@@ -111,8 +111,13 @@ class ResBlock(nn.Module):
 
 
 def positional_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Normalise across channels at each pixel (unbiased variance, as the official code)."""
-    return (x - x.mean(dim=1, keepdim=True)) / (x.var(dim=1, keepdim=True) + eps).sqrt()
+    """Normalise across channels at each pixel (unbiased variance, as the official code).
+
+    :math:`(x-\\bar x)/\\sqrt{s^2+\\epsilon}`, computed as one ``var_mean`` pass and a product with
+    :math:`(s^2+\\epsilon)^{-1/2}` (cheaper forward and backward than a mean, a var and a division).
+    """
+    var, mean = torch.var_mean(x, dim=1, correction=1, keepdim=True)  # [B, 1, H, W] each
+    return (x - mean) * (var + eps).rsqrt()
 
 
 class SPADE(nn.Module):
@@ -129,14 +134,57 @@ class SPADE(nn.Module):
         return positional_norm(h) * (1 + self.gamma(a)) + self.beta(a)
 
 
+class SNConv2d(nn.Conv2d):
+    r"""A convolution with spectrally normalised weight, :math:`\text{conv}(h, W/\sigma(W)) + b`
+    (Miyato et al. 2018), one power iteration per training forward.
+
+    :math:`\sigma(W) = u^\top W_{mat} v` with :math:`W_{mat}` the ``[C_out, C_in·k·k]`` matrix and
+    the power iteration (no gradient) :math:`v \leftarrow W_{mat}^\top u/\lVert\cdot\rVert`,
+    :math:`u \leftarrow W_{mat} v/\lVert\cdot\rVert`; the gradient flows through :math:`\sigma`, as in
+    ``torch.nn.utils.spectral_norm`` (same parameters ``weight_orig``, buffers ``weight_u``,
+    ``weight_v``, same initial draws). The convolution is linear in :math:`W`, so the division by
+    :math:`\sigma` is applied to the output, :math:`\text{conv}(h, W)/\sigma + b`: the same
+    function, computed on the ``[B, C_out, H, W]`` activation instead of the (much larger, at
+    the paper's width and 64² crops) weight, in the forward and the backward pass.
+    """
+
+    def __init__(self, c_in: int, c_out: int, k: int = 3, *, padding: int = 1, eps: float = 1e-12):
+        super().__init__(c_in, c_out, k, padding=padding)
+        self.eps = eps
+        w = self.weight.detach()
+        del self.weight
+        self.weight_orig = nn.Parameter(w)  # [C_out, C_in, k, k]
+        h, width = w.shape[0], w[0].numel()
+        self.register_buffer("weight_u", F.normalize(w.new_empty(h).normal_(0, 1), dim=0, eps=eps))
+        self.register_buffer("weight_v", F.normalize(w.new_empty(width).normal_(0, 1), dim=0, eps=eps))
+
+    def sigma(self, *, power_iteration: bool = False) -> torch.Tensor:
+        """:math:`\\sigma = u^\\top W_{mat} v`, after one power-iteration update of u, v if asked."""
+        W = self.weight_orig.flatten(1)  # [C_out, C_in·k·k]
+        if power_iteration:
+            with torch.no_grad():
+                self.weight_v.copy_(F.normalize(W.t() @ self.weight_u, dim=0, eps=self.eps))
+                self.weight_u.copy_(F.normalize(W @ self.weight_v, dim=0, eps=self.eps))
+        u, v = self.weight_u.clone(), self.weight_v.clone()  # the buffers change in place next step
+        return torch.dot(u, W @ v)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The normalised weight :math:`W/\\sigma` (for inspection; the forward never builds it)."""
+        return self.weight_orig / self.sigma()
+
+    def forward(self, h):
+        out = F.conv2d(h, self.weight_orig, None, self.stride, self.padding)  # [B, C_out, H, W]
+        return out / self.sigma(power_iteration=self.training) + self.bias[:, None, None]
+
+
 class SPADEBlock(nn.Module):
     """Residual SPADE block: :math:`h + c_1(\\text{lrelu}(\\text{SPADE}(c_0(\\text{lrelu}(\\text{SPADE}(h,S))),S)))`."""
 
     def __init__(self, channels: int, *, label_nc: int = 1):
         super().__init__()
-        sn = nn.utils.spectral_norm
-        self.conv_0 = sn(nn.Conv2d(channels, channels, 3, padding=1))
-        self.conv_1 = sn(nn.Conv2d(channels, channels, 3, padding=1))
+        self.conv_0 = SNConv2d(channels, channels, 3, padding=1)
+        self.conv_1 = SNConv2d(channels, channels, 3, padding=1)
         self.norm_0 = SPADE(channels, label_nc=label_nc)
         self.norm_1 = SPADE(channels, label_nc=label_nc)
 
