@@ -134,9 +134,10 @@ _R50 = {"paper_imagenet_r50": dict(_IMAGENET, model="resnet50", bits=4, warmup_e
 BOOK = DFQConfig(epochs=8, iters_per_epoch=25, warmup_epochs=1, calib_epochs=1, lr_steps=(5, 7), lr_q=1e-4,
                  fp_epochs=20, n_seeds=3, ext_seeds=2, trace_every=5)
 
-# The shipped evidence (``reprobook evidence adasg --preset evidence``): the book's setting at 32 epochs × 25
-# iterations (800), warm-up and range calibration 1 epoch, LR steps at 8/16/24 (the official 100/200/300 of 400).
-EVIDENCE = dataclasses.replace(BOOK, epochs=32, lr_steps=(8, 16, 24), trace_every=0, ablations=False)
+# The shipped evidence (``reprobook evidence adasg --preset evidence``): the book's setting at 160 epochs × 25
+# iterations (4000), warm-up and range calibration 1 epoch, LR steps at 40/80/120 (the official 100/200/300 of
+# 400).
+EVIDENCE = dataclasses.replace(BOOK, epochs=160, lr_steps=(40, 80, 120), trace_every=0, ablations=False)
 
 ADASG_PRESETS = {
     "book": dataclasses.replace(BOOK, chapter="adasg"),

@@ -31,11 +31,12 @@ from reprobook.engine.loop import PhaseFit
 
 ENTROPY_BATCHES = 32  # fixed generated batches of 16 behind a cell's mean H/log C
 
-# arm -> (method name, bit width): the three methods at the main bit width (W3A3), and AdaDFQ with its two
+# arm -> (method name, bit width): the three methods at the main bit width (W3A3) and at W2A2, and AdaDFQ's two
 # ablations where the adaptability phenomenon shows (W2A2)
 ARMS: dict[str, tuple[str, int]] = {
     "GDFQ-w3": ("GDFQ", 3), "AdaSG-w3": ("AdaSG", 3), "AdaDFQ-w3": ("AdaDFQ", 3),
-    "AdaDFQ-w2": ("AdaDFQ", 2), "AdaDFQ-noLds-w2": ("w/o L_ds", 2), "AdaDFQ-noLas-w2": ("w/o L_as", 2),
+    "GDFQ-w2": ("GDFQ", 2), "AdaSG-w2": ("AdaSG", 2), "AdaDFQ-w2": ("AdaDFQ", 2),
+    "AdaDFQ-noLds-w2": ("w/o L_ds", 2), "AdaDFQ-noLas-w2": ("w/o L_as", 2),
     "AdaSG-constLR-w3": ("AdaSG", 3),
 }
 # The game's mechanism (Chapter 4): AdaSG traced at a constant learning rate for :data:`MECHANISM_EPOCHS`
@@ -101,8 +102,9 @@ def evidence_cell(cfg: DFQConfig, arm_name: str, seed: int, *, fit: PhaseFit, pr
 
 # The notebooks replay the shortest cell whole (AdaSG's game at a constant learning rate: P, then the game, its
 # curves and metrics against the shipped ones). On another CPU or torch version float32 rounding may move them: 1 %.
-GRID = Grid("adasg", "reprobook.dfq", arms=tuple(ARMS), run_cell=evidence_cell, seeds=5, tolerance=0.01,
-            replay_arm="AdaSG-constLR-w3")
+# The record keeps 400 evenly spaced points of each 4000-step curve (every point of the replayed 200-step cell).
+GRID = Grid("adasg", "reprobook.dfq", arms=tuple(ARMS), run_cell=evidence_cell, seeds=8, tolerance=0.01,
+            replay_arm="AdaSG-constLR-w3", curve_points=400)
 
 
 def summary_markdown(ev, *, arms: tuple[str, ...] | None = None) -> str:
