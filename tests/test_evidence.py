@@ -165,3 +165,40 @@ def test_record_keeps_at_most_curve_points_evenly_spaced_first_and_last():
     assert len(series["step"]) == 1000 and evidence._thin_curves(cell, None) == cell
     with pytest.raises(ValueError, match="curve_points"):
         evidence._thin_curves(cell, 1)
+
+
+def test_a_grid_grows_over_sittings_through_partial_records(tmp_path, monkeypatch):
+    """--partial writes the finished cells (paired seeds only, the missing listed); --extend starts a new work
+    folder from that record and runs only what it lacks; the result equals one uninterrupted grid."""
+    from reprobook import chapters
+
+    monkeypatch.setenv(evidence.EVIDENCE_DIR_ENV, str(tmp_path / "w1"))
+    whole = evidence.run_grid("intro", seeds=2, smoke=True, out=tmp_path / "whole.json", progress=False)
+    # a first sitting that finished three of the four cells: its work folder holds them
+    w2 = tmp_path / "w2"
+    (w2 / "cells").mkdir(parents=True)
+    for f in (tmp_path / "w1" / "intro" / "cells").glob("*.json"):
+        if f.name != "mlp-seed1.json":
+            (w2 / "cells" / f.name).write_text(f.read_text())
+    (w2 / "evidence.json").write_text((tmp_path / "w1" / "intro" / "evidence.json").read_text())
+    out = tmp_path / "intro.json"
+    with pytest.raises(ValueError, match="--partial: .* holds no evidence run"):
+        evidence.run_grid("intro", seeds=2, smoke=True, out=out, work=tmp_path / "none", partial=True, progress=False)
+    assert not out.exists()
+    evidence.run_grid("intro", seeds=2, smoke=True, out=out, work=w2, partial=True, progress=False)
+    rec = evidence.EvidenceRecord(json.loads(out.read_text()), out, chapters.CHAPTERS["intro"].grid())
+    assert not rec.complete and rec.seeds == [0] and rec.data["missing"] == ["mlp/seed1"]
+    assert rec.seeds_of("linear") == [0, 1] and rec.seeds_of("mlp") == [0] and not rec.has("mlp", 1)
+    assert rec.provenance()["partial"].startswith("3 of 4 cells")
+    assert rec.values("mlp", "test_acc") == [rec.cell("mlp", 0)["metrics"]["test_acc"]]  # paired seeds only
+    # the next sitting: a fresh work folder, the partial record extended
+    with pytest.raises(ValueError, match="other preset"):
+        evidence.run_grid("intro", seeds=2, smoke=True, preset="long", out=out, work=tmp_path / "w3", extend=True,
+                          progress=False)
+    evidence.run_grid("intro", seeds=2, smoke=True, out=out, work=tmp_path / "w3", extend=True, progress=False)
+    a, b = json.loads(whole.read_text()), json.loads(out.read_text())
+    assert b["complete"] and b["seeds"] == [0, 1] and not b["missing"] and list(a["cells"]) == list(b["cells"])
+    assert all(a["cells"][k]["metrics"] == b["cells"][k]["metrics"] for k in a["cells"])
+    assert all(c["code_hash"] == b["code_hash"] for c in b["cells"].values())
+    assert sorted(p.name for p in (tmp_path / "w3" / "cells").glob("*.json")) == sorted(
+        f"{k.replace('/', '-')}.json" for k in b["cells"])

@@ -9,8 +9,10 @@
                                                      the chapter's experiment outside its notebook;
                                                      also under torchrun --nproc_per_node N -m reprobook
     reprobook evidence CHAPTER [--seeds N] [--preset book] [--set KEY=VALUE]... [--work DIR] [--resume]
+                               [--extend] [--partial]
                                                      the chapter's evidence grid (arms × seeds), resumable;
-                                                     writes the shipped record the chapter replays
+                                                     writes the shipped record the chapter replays (--partial:
+                                                     from the cells finished so far; --extend: add to it)
 
 A CHAPTER is its name in any case (``switokd``, ``SwitOKD``) or its number (``3``). Bad input
 (unknown chapter, parameter or preset) ends with one ``error:`` line and exit code 2; an unknown
@@ -99,7 +101,7 @@ def cmd_evidence(args) -> None:
 
     path = run_grid(args.chapter, seeds=args.seeds, preset=args.preset, sets=parse_sets(args.set), work=args.work,
                     out=args.out, resume=args.resume, smoke=args.smoke, progress=not args.quiet,
-                    argv=main_argv() if args.out is None else None)
+                    argv=main_argv() if args.out is None else None, extend=args.extend, partial=args.partial)
     print(f"{args.chapter}: evidence record → {path}")
 
 
@@ -156,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(default: $REPROBOOK_EVIDENCE_DIR/CHAPTER or ~/reprobook-evidence/CHAPTER)")
     e.add_argument("--out", help="where to write the record (default: the chapter's shipped record)")
     e.add_argument("--resume", action="store_true", help="continue the grid in --work")
+    e.add_argument("--extend", action="store_true", help="start from the cells of the existing record (--out, "
+                   "default: the shipped one) and run only the cells it lacks")
+    e.add_argument("--partial", action="store_true", help="run nothing: write the record from the cells finished "
+                   "so far, listing the missing ones")
     e.add_argument("--smoke", action="store_true", help="shrink every cell to seconds (tests)")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(fn=cmd_evidence)

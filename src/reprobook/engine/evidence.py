@@ -4,6 +4,7 @@ Where a chapter's claims need more seeds or longer training than its live budget
 grid (arms × seeds × schedule) runs once, offline, with one command::
 
     reprobook evidence CHAPTER [--seeds N] [--preset book] [--set KEY=VALUE]... [--work DIR] [--resume]
+                               [--extend] [--partial]
 
 Each (arm, seed) *cell* is a resumable unit: its training phases checkpoint under the work
 directory (``$REPROBOOK_EVIDENCE_DIR/CHAPTER``, default ``~/reprobook-evidence/CHAPTER``) and a
@@ -23,6 +24,13 @@ of the shipped weights, where the grid can evaluate them). On the device, torch 
 thread count that wrote the record the replay must be equal (relative 1e-7); elsewhere within the
 grid's stated tolerance. :meth:`Replay.check` stops the notebook — and so the book build — when
 it is not, naming the command that regenerates the record.
+
+**A grid longer than one sitting.** ``--partial`` writes the record from the cells finished so far
+(running none): it lists the missing cells (``complete: false``), and its ``seeds`` are the seeds
+finished in *every* arm, so the claims stay paired. ``--extend`` starts from the cells of the
+existing record (same chapter, preset and settings) and runs only the ones it lacks, or more seeds.
+Every cell keeps the commit and code hash it was run with (the provenance lists them when they
+differ). A record grows over several sittings without its work folder surviving between them.
 """
 
 from __future__ import annotations
@@ -218,8 +226,13 @@ def _fp16(state: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book", sets: Mapping[str, Any] | None = None,
              work: str | os.PathLike | None = None, out: str | os.PathLike | None = None, resume: bool = False,
-             smoke: bool = False, progress: bool = True, argv: Sequence[str] | None = None) -> Path:
-    """``reprobook evidence``: run every cell of a chapter's grid (resumable) and write its record."""
+             smoke: bool = False, progress: bool = True, argv: Sequence[str] | None = None, extend: bool = False,
+             partial: bool = False) -> Path:
+    """``reprobook evidence``: run every cell of a chapter's grid (resumable) and write its record.
+
+    ``extend``: first take the cells of the record at ``out`` (default: the shipped one) as finished.
+    ``partial``: run nothing; write the record from the finished cells (the missing ones listed).
+    """
     from reprobook import chapters
     from reprobook.engine.config import as_dict
     from reprobook.engine.results import git_commit, usable_cpus
@@ -239,11 +252,14 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
     out_path = Path(out) if out is not None else grid.record_path()
     request = {"chapter": chapter.name, "preset": preset, "smoke": smoke, "set": dict(sorted(sets.items())),
                "seeds": n, "code_hash": code_hash(grid.package)}
+    prior = _prior_cells(out_path, request) if extend else None
     started = work_dir / "evidence.json"
-    if started.exists() and not resume:
+    if partial and not started.exists() and prior is None:
+        raise ValueError(f"--partial: {work_dir} holds no evidence run (and --extend was not given); nothing to write")
+    if started.exists() and not resume and not partial:
         raise ValueError(f"{work_dir} already holds an evidence run; pass --resume to continue it or choose "
                          f"another --work")
-    if resume and started.exists():
+    if (resume or partial) and started.exists():
         before = json.loads(started.read_text())
         changed = [k for k in request if before.get(k) != request[k] and k != "seeds"]
         if changed:
@@ -251,15 +267,21 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
     write_json_atomic(request, started)
     import torch
 
+    from reprobook.engine.checkpoint import load_checkpoint
+
     first = cfg.seed if hasattr(cfg, "seed") else 0
     cells: dict[str, dict[str, Any]] = {}
     weights: dict[str, Any] = {}
     todo = [(a, first + s) for s in range(n) for a in grid.arms]
     (work_dir / "cells").mkdir(parents=True, exist_ok=True)
+    if prior is not None:
+        _import_cells(prior, work_dir)
     order = list(todo)
     # Cells another live process (``--resume`` on the same --work) is running are deferred to the end of the
     # order and then waited for: two processes share one grid, cell by cell.
-    for k, (arm, seed) in enumerate(_claimed_order(order, work_dir), 1):
+    walk = ((a, s) for a, s in order if (work_dir / "cells" / f"{a}-seed{s}.json").exists()) if partial else \
+        _claimed_order(order, work_dir)
+    for k, (arm, seed) in enumerate(walk, 1):
         key = _cell_key(arm, seed)
         done = work_dir / "cells" / f"{arm}-seed{seed}.json"
         wfile = work_dir / "cells" / f"{arm}-seed{seed}.weights.pt"
@@ -272,25 +294,32 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
             cell = run_cell(grid, cfg, arm, seed, fit=_plain_fit(work_dir / "checkpoints" / f"{arm}-seed{seed}"),
                             progress=progress)
             w = cell.pop("weights", None)
+            cell.update(commit=git_commit(), code_hash=request["code_hash"])
             if w:
                 save_checkpoint({name: _fp16(sd) for name, sd in w.items()}, wfile)
             write_json_atomic(cell, done)
             _claim_file(work_dir, arm, seed).unlink(missing_ok=True)
             state = f"{cell['wall_time_s']:.1f} s"
         if wfile.exists():
-            from reprobook.engine.checkpoint import load_checkpoint
-
             for name, sd in load_checkpoint(wfile).items():
                 weights[f"{key}/{name}"] = sd
         cells[key] = cell
         shown = ", ".join(f"{m}={v:.4g}" for m, v in cell["metrics"].items() if isinstance(v, (int, float)))
         print(f"[{k}/{len(todo)}] {key}: {shown} ({state})", flush=True)
+    if not cells:
+        raise ValueError(f"--partial: no cell of {chapter.name} has finished in {work_dir}; nothing to write")
     # grid order, whichever process ran them; curves thinned to the grid's cap
-    cells = {_cell_key(a, s): _thin_curves(cells[_cell_key(a, s)], grid.curve_points) for a, s in todo}
+    planned = [first + s for s in range(n)]
+    missing = [_cell_key(a, s) for a, s in todo if _cell_key(a, s) not in cells]
+    cells = {_cell_key(a, s): _thin_curves(cells[_cell_key(a, s)], grid.curve_points) for a, s in todo
+             if _cell_key(a, s) in cells}
     command = "reprobook evidence " + " ".join(shlex.quote(a) for a in (argv if argv is not None else
                                                                           _default_argv(chapter.name, n, preset, sets)))
     record = {
-        "format": FORMAT, "chapter": chapter.name, "arms": list(grid.arms), "seeds": [first + s for s in range(n)],
+        "format": FORMAT, "chapter": chapter.name, "arms": list(grid.arms),
+        # the seeds finished in every arm (all of them, unless the record is partial): the claims' paired seeds
+        "seeds": [s for s in planned if all(_cell_key(a, s) in cells for a in grid.arms)],
+        "planned_seeds": planned, "complete": not missing, "missing": missing,
         "preset": preset, "smoke": smoke, "set": request["set"], "config": as_dict(cfg), "command": command,
         "commit": git_commit(), "code_hash": request["code_hash"], "device": device_name(getattr(cfg, "device", "auto")),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": usable_cpus(),
@@ -302,6 +331,40 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
         save_checkpoint(weights, out_path.with_name(f"{out_path.stem}.weights.pt"))
     write_json_atomic(record, out_path)
     return out_path
+
+
+def _prior_cells(path: Path, request: Mapping[str, Any]) -> dict[str, Any]:
+    """The record ``--extend`` starts from, checked against the request (the code may have changed since)."""
+    if not path.is_file():
+        raise ValueError(f"--extend: there is no record {path.name} to extend; run the grid without --extend")
+    try:
+        prior = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"--extend: cannot read {path.name}: {e}") from None
+    changed = [k for k in ("chapter", "preset", "smoke", "set") if prior.get(k) != request[k]]
+    if changed:
+        raise ValueError(f"--extend: {path.name} was made with other {', '.join(changed)} "
+                         f"({', '.join(f'{k}={prior.get(k)!r}' for k in changed)}); extend it with the same ones")
+    return {"data": prior, "path": path}
+
+
+def _import_cells(prior: Mapping[str, Any], work_dir: Path) -> None:
+    """Write the prior record's cells (and their fp16 weights) into ``work_dir`` as finished, where missing."""
+    from reprobook.engine.checkpoint import load_checkpoint
+
+    d, path = prior["data"], prior["path"]
+    weights = load_checkpoint(path.with_name(d["weights"])) if d.get("weights") else {}
+    for key, cell in d["cells"].items():
+        arm, seed = key.rsplit("/seed", 1)
+        done = work_dir / "cells" / f"{arm}-seed{seed}.json"
+        if done.exists():
+            continue
+        prefix = f"{key}/"
+        w = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+        if w:
+            save_checkpoint(w, work_dir / "cells" / f"{arm}-seed{seed}.weights.pt")
+        write_json_atomic({**cell, "commit": cell.get("commit", d["commit"]),
+                           "code_hash": cell.get("code_hash", d["code_hash"])}, done)
 
 
 def _thin_curves(cell: Mapping[str, Any], points: int | None) -> dict[str, Any]:
@@ -406,6 +469,18 @@ class EvidenceRecord:
     def n(self) -> int:
         return len(self.data["seeds"])
 
+    @property
+    def complete(self) -> bool:
+        """Every planned cell finished (a ``--partial`` record lists its missing cells)."""
+        return bool(self.data.get("complete", True))
+
+    def has(self, arm: str, seed: int) -> bool:
+        return _cell_key(arm, seed) in self.data["cells"]
+
+    def seeds_of(self, arm: str) -> list[int]:
+        """The seeds of ``arm``'s finished cells (every seed of a complete record)."""
+        return [s for s in self.data.get("planned_seeds", self.data["seeds"]) if self.has(arm, s)]
+
     def cell(self, arm: str, seed: int) -> dict[str, Any]:
         try:
             return self.data["cells"][_cell_key(arm, seed)]
@@ -429,7 +504,15 @@ class EvidenceRecord:
 
     def provenance(self) -> dict[str, Any]:
         keys = ("command", "commit", "code_hash", "device", "torch", "threads", "cpus", "wall_time_s")
-        return {k: self.data[k] for k in keys} | {"seeds": self.n, "arms": ", ".join(self.data["arms"])}
+        p = {k: self.data[k] for k in keys} | {"seeds": self.n, "arms": ", ".join(self.data["arms"])}
+        hashes = sorted({c.get("code_hash", self.data["code_hash"]) for c in self.data["cells"].values()})
+        if len(hashes) > 1:
+            p["code hashes of the cells"] = ", ".join(hashes)
+        if not self.complete:
+            planned = len(self.data["arms"]) * len(self.data["planned_seeds"])
+            p["partial"] = (f"{len(self.data['cells'])} of {planned} cells finished; missing: "
+                            + ", ".join(self.data["missing"]))
+        return p
 
     def provenance_markdown(self) -> str:
         p = self.provenance()
@@ -562,7 +645,11 @@ def replay(record: EvidenceRecord, *, arm: str | None = None, seed: int | None =
     grid = record.grid
     d = record.data
     arm = arm or grid.replay_arm or grid.arms[0]
-    seed = record.seeds[grid.replay_seed] if seed is None else seed
+    if seed is None:
+        have = record.seeds_of(arm)
+        if not have:
+            raise StaleEvidence(f"the {d['chapter']} record holds no finished cell of {arm!r} to replay")
+        seed = record.seeds[grid.replay_seed] if grid.replay_seed < record.n else have[0]
     steps = grid.replay_steps if steps is None else steps
     shipped = record.cell(arm, seed)
     if cfg is None:
@@ -578,7 +665,8 @@ def replay(record: EvidenceRecord, *, arm: str | None = None, seed: int | None =
         w = {k[len(prefix):]: v for k, v in record.weights().items() if k.startswith(prefix)}
         live["metrics"] = dict(grid.evaluate(cfg, arm, seed, w))
     rows = compare_cells(shipped, live, rtol, partial=steps is not None)
-    return Replay(d["chapter"], arm, seed, rows, rtol, same, steps is not None, d["command"], d["code_hash"],
+    return Replay(d["chapter"], arm, seed, rows, rtol, same, steps is not None, d["command"],
+                  shipped.get("code_hash", d["code_hash"]),
                   code_hash(grid.package), time.perf_counter() - t0)
 
 
@@ -593,7 +681,7 @@ def main_argv() -> list[str]:
             skip = False
         elif a in ("--work", "--out"):
             skip = True
-        elif a in ("--resume", "--quiet") or a.startswith(("--work=", "--out=")):
+        elif a in ("--resume", "--quiet", "--extend", "--partial") or a.startswith(("--work=", "--out=")):
             continue
         else:
             out.append(a)
