@@ -145,3 +145,25 @@ def test_evidence_grid_ships_weights_that_reproduce_their_metrics(tmp_path, monk
     assert set(models.generators) == {"full", "no_ff", "no_gsr"} and models.meta["seed"] == 1
     again = evidence.replay(rec, progress=False, steps=2).check()
     assert again.partial and any(q == "attr_acc" for q, *_ in again.rows)
+    # a partial record (the full model and − FF-Block of seed 0 only): the figures load what it holds, the claims
+    # use its paired seeds, and the missing variant's comparison is recorded as not tested
+    from reprobook.engine import results
+
+    work = tmp_path / "part"
+    (work / "cells").mkdir(parents=True)
+    for key in ("full-seed0", "no_ff-seed0"):
+        for suffix in (".json", ".weights.pt"):
+            src = tmp_path / "work" / "ffgan" / "cells" / f"{key}{suffix}"
+            (work / "cells" / src.name).write_bytes(src.read_bytes())
+    (work / "evidence.json").write_bytes((tmp_path / "work" / "ffgan" / "evidence.json").read_bytes())
+    part = evidence.run_grid("ffgan", seeds=2, smoke=True, sets=sets, out=tmp_path / "part.json", work=work,
+                             partial=True, progress=False)
+    rec = evidence.EvidenceRecord(json.loads(part.read_text()), part, shipped.GRID)
+    assert not rec.complete and rec.seeds == [] and shipped.paired(rec) == (["full", "no_ff"], [0])
+    models = shipped.load_shipped(ffgan.from_params(smoke=True, **sets), rec=rec)
+    assert set(models.generators) == {"full", "no_ff"} and models.meta["seed"] == 0
+    record = results.Record("ffgan", parameters={})
+    shipped.record_seed_claims(record, rec, ffgan.from_params(smoke=True, **sets))
+    got = {c.id: c for c in record.claims}
+    assert "record is partial" in got["gsr-global"].measured and got["gsr-global"].verdict == "inconclusive"
+    assert got["attention-localises"].n in (1, None) and "record is partial" not in got["ffblock-consistency"].measured

@@ -162,7 +162,7 @@ def _mean(xs: Sequence[float]) -> float:
 
 def _fd_text(values: Mapping[str, Mapping[str, Sequence[float]]], variants: Sequence[str]) -> str:
     """The Fréchet distance of the compared variants and its real-data floor, from the numbers."""
-    if not all("fd" in values[v] for v in variants):
+    if not all("fd" in values.get(v, {}) for v in variants):
         return ""
     from reprobook.ffgan.figures import LABELS
 
@@ -173,7 +173,7 @@ def _fd_text(values: Mapping[str, Mapping[str, Sequence[float]]], variants: Sequ
 
 def _params_text(values: Mapping[str, Mapping[str, Sequence[float]]], variants: Sequence[str]) -> str:
     """The compared generators' parameter counts, from the numbers."""
-    if not all("n_params" in values[v] for v in variants):
+    if not all("n_params" in values.get(v, {}) for v in variants):
         return ""
     from reprobook.ffgan.figures import LABELS
 
@@ -192,14 +192,16 @@ def gate_reason(localises: stats.Verdict, above_chance: stats.Verdict) -> str | 
 
 def record_claims(record: Record, values: Mapping[str, Mapping[str, Sequence[float]]], *, branch_num: int,
                   r_candidates: int, real_attr_acc: float | None = None, over: str = "seeds",
-                  command: str | None = None) -> Record:
+                  command: str | None = None, missing: Mapping[str, str] | None = None) -> Record:
     """Book data: the claims from per-unit metrics ``values[variant][metric]``.
 
     ``over="seeds"``: one value per training seed, paired across variants (the shipped evidence);
     ``over="folds"``: caption folds of one generator per variant: the gates and the attention
     claims are judged over folds, the comparisons between variants are not tested (they need
-    training seeds; ``command`` names the command that computes them).
+    training seeds; ``command`` names the command that computes them). ``missing`` maps an ablated
+    variant without values (a partial record) to why: its comparison is recorded as not tested.
     """
+    missing = dict(missing or {})
     if over not in ("seeds", "folds"):
         raise ValueError(f"over must be 'seeds' or 'folds', got {over!r}")
     unit = SEEDS if over == "seeds" else FOLDS
@@ -226,15 +228,17 @@ def record_claims(record: Record, values: Mapping[str, Mapping[str, Sequence[flo
                      f"is not shipped yet ({command})" if command else
                      "comparing variants needs several training seeds per variant") if over == "folds" else reason
 
-    def judged(verdict_fn):
+    def judged(verdict_fn, variant: str):
+        if variant in missing:
+            return stats.untested(missing[variant])
         return stats.untested(untested_pair) if untested_pair else verdict_fn()
 
-    if "no_ff" in values:
+    if "no_ff" in values or "no_ff" in missing:
         record.claim("ffblock-consistency", "The FF-Block improves text–image consistency over the model without it "
                      f"(attribute accuracy of generated images, {chance}{_params_text(values, ['full', 'no_ff'])}"
                      f"{_fd_text(values, ['full', 'no_ff'])}; {unit})",
                      f"'the FF-Block ... improves the text-image consistency' ({SRC}); ablation numbers not available",
-                     judged(lambda: attr_acc_gain(full["attr_acc"], values["no_ff"]["attr_acc"])),
+                     judged(lambda: attr_acc_gain(full["attr_acc"], values["no_ff"]["attr_acc"]), "no_ff"),
                      kind="paper", baselines=("chance attribute accuracy",))
     on_object = attention_on_object(full.get(f"attn_lift_stage{last}", []))
     record.claim("attention-on-object", "Attribute words attend to their objects (attention mass inside the object, "
@@ -253,12 +257,12 @@ def record_claims(record: Record, values: Mapping[str, Mapping[str, Sequence[flo
                      f"(mass/chance at stage 2 above stage 1; uniform attention = 1; {unit})",
                      f"maps at 128² are more local than at 64² ({SRC}, qualitative)",
                      sharper, kind="paper", baselines=("uniform attention",))
-    if "no_gsr" in values:
+    if "no_gsr" in values or "no_gsr" in missing:
         record.claim("gsr-global", "GSR improves global text–image consistency (R-precision with the evaluation "
                      f"encoder, chance {100 / r_candidates:.1f} %{_params_text(values, ['full', 'no_gsr'])}"
                      f"{_fd_text(values, ['full', 'no_gsr'])}; {unit})",
                      "'global semantic refinement ... improves global consistency' (abstract); numbers not available",
-                     judged(lambda: r_precision_gain(full["r_precision"], values["no_gsr"]["r_precision"])),
+                     judged(lambda: r_precision_gain(full["r_precision"], values["no_gsr"]["r_precision"]), "no_gsr"),
                      kind="paper", baselines=("chance R-precision",))
     return record
 

@@ -146,28 +146,42 @@ def load_shipped(cfg: FFGANConfig, seed: int | None = None, rec=None) -> Models 
     rec = rec if rec is not None else evidence.load("ffgan")
     if rec is None or not rec.data.get("weights"):
         return None
-    seed = rec.seeds[0] if seed is None else seed
+    if seed is None:  # the first paired seed; in a partial record without one, the first seed of the full model
+        have = rec.seeds or rec.seeds_of("full")
+        if not have:
+            return None
+        seed = have[0]
+    arms = [a for a in rec.data["arms"] if rec.has(a, seed)]
     all_w = rec.weights()
     w: dict[str, Any] = {}
-    for arm in rec.data["arms"]:
+    for arm in arms:
         prefix = f"{arm}/seed{seed}/"
         w.update({k[len(prefix):]: v for k, v in all_w.items() if k.startswith(prefix)})
     cell = rec.cell("full", seed)
     losses = {phase.replace("-", "_"): m for phase, m in cell["curves"].items()}
-    for arm in rec.data["arms"]:
+    for arm in arms:
         losses.update({p.replace("-", "_"): m for p, m in rec.cell(arm, seed)["curves"].items() if p.startswith("gan")})
     meta = {"seed": seed, "preset": rec.data["preset"], "command": rec.data["command"], "commit": rec.data["commit"],
-            "wall_time_s": {arm: rec.cell(arm, seed)["wall_time_s"] for arm in rec.data["arms"]},
+            "wall_time_s": {arm: rec.cell(arm, seed)["wall_time_s"] for arm in arms},
             "losses": losses, "record": True}
     arch = {k: v for k, v in rec.data["config"].items() if k in ARCHITECTURE}
     return from_states(replace(cfg, seed=seed, **arch), w, meta=meta)
 
 
+def paired(rec) -> tuple[list[str], list[int]]:
+    """The variants a record holds cells of, and the seeds finished in every one of them (a partial record may
+    lack variants; a complete one: every variant, every seed)."""
+    arms = [a for a in rec.data["arms"] if rec.seeds_of(a)]
+    return arms, [s for s in rec.seeds_of("full") if all(rec.has(a, s) for a in arms)]
+
+
 def per_seed(rec) -> dict[str, dict[str, list[float]]]:
-    """``{variant: {metric: [value per seed]}}`` of a record, seeds in order (NaN where a cell has no value)."""
+    """``{variant: {metric: [value per seed]}}`` of a record's paired seeds (:func:`paired`), seeds in order (NaN
+    where a cell has no value)."""
     out: dict[str, dict[str, list[float]]] = {}
-    for arm in rec.data["arms"]:
-        cells = [rec.cell(arm, s)["metrics"] for s in rec.seeds]
+    arms, seeds = paired(rec)
+    for arm in arms:
+        cells = [rec.cell(arm, s)["metrics"] for s in seeds]
         keys = sorted({k for c in cells for k in c})
         out[arm] = {k: [float(c.get(k, math.nan)) for c in cells] for k in keys}
     return out
@@ -178,8 +192,11 @@ def record_seed_claims(record, rec, cfg: FFGANConfig):
     from reprobook.ffgan import claims
 
     values = per_seed(rec)
-    record.metrics = {"per_seed": values, "seeds": rec.seeds, "command": rec.data["command"]}
+    arms, seeds = paired(rec)
+    record.metrics = {"per_seed": values, "seeds": seeds, "command": rec.data["command"], "complete": rec.complete}
     real = float(np.mean(values["full"]["real_attr_acc"])) if "real_attr_acc" in values["full"] else None
     rc = rec.data["config"]  # the numbers were measured with the record's evaluation settings
+    missing = {a: f"the shipped record is partial: no cell of this variant has finished yet ({rec.data['command']} "
+                  "--extend runs the missing cells)" for a in rec.data["arms"] if a not in arms}
     return claims.record_claims(record, values, branch_num=rc["branch_num"], r_candidates=rc["r_candidates"],
-                                real_attr_acc=real, over="seeds")
+                                real_attr_acc=real, over="seeds", missing=missing)
