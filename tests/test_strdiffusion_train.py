@@ -131,15 +131,17 @@ def test_shipped_evaluation_record_and_before_after_table(tmp_path, monkeypatch)
     from reprobook.strdiffusion import evaluation
 
     out = tmp_path / "eval.json"
-    assert evaluation.main(["--smoke", "--quiet", "--out", str(out)]) == 0
+    assert evaluation.main(["--smoke", "--source", "folder", "--quiet", "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
-    assert rec["command"] == "python -m reprobook.strdiffusion.evaluation --smoke" and rec["source"] == "folder"
+    assert rec["command"] == "python -m reprobook.strdiffusion.evaluation --smoke --source folder"
+    assert rec["source"] == "folder"
     assert rec["weights_hash"] == evaluation.weights_hash("folder") and rec["config"]["eval_seeds"] == 3
     n = len(rec["numbers"]["bin"])
     assert rec["metrics"]["n_images"] == n and len(rec["seed_scores"]["IR-SDE"]["psnr"]) == 3
     assert {"psnr_hole", "ssim_hole", "d_separation"} <= set(rec["numbers"])
     # the chapter uses it only for its own weights and sampler settings
     monkeypatch.setattr(evaluation, "record_path", lambda source: out if source == "folder" else tmp_path / "none")
+    monkeypatch.setattr(evaluation, "current_source", lambda: "folder")  # as before the grid shipped
     cfg = strdiffusion.from_params(preset="evidence", smoke=True)
     got, why = evaluation.shipped_for(cfg)
     assert got is not None and why == ""
@@ -214,3 +216,19 @@ def test_fast_texture_step_equals_the_reference_step():
     with torch.no_grad():
         t = torch.tensor([5, 7])
         assert torch.allclose(net(img, img * m, t, G), ref(img, img * m, t, G), atol=1e-5)
+
+
+def test_shipped_grid_weights_and_both_evaluations_are_current():
+    """The chapter's default weights are the evidence grid's; both shipped evaluations (before: the folder's
+    weights, after: the grid's) evaluated exactly the weights shipped now; the grid replays its first steps."""
+    from reprobook.engine import evidence
+    from reprobook.strdiffusion import evaluation
+
+    ev = evidence.load("strdiffusion")
+    assert ev is not None and ev.complete and ev.data["preset"] == "evidence"
+    assert evaluation.current_source() == "grid"
+    for source in ("grid", "folder"):
+        rec = json.loads(evaluation.record_path(source).read_text())
+        assert rec["source"] == source and rec["weights_hash"] == evaluation.weights_hash(source)
+        assert rec["config"]["n_test"] >= 32 and rec["config"]["eval_seeds"] >= 3
+    evidence.replay(ev, progress=False, steps=3).check()

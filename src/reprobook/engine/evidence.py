@@ -252,6 +252,7 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
     out_path = Path(out) if out is not None else grid.record_path()
     request = {"chapter": chapter.name, "preset": preset, "smoke": smoke, "set": dict(sorted(sets.items())),
                "seeds": n, "code_hash": code_hash(grid.package)}
+    commit = git_commit()  # the code this process runs, taken before it runs (a long grid outlives commits)
     prior = _prior_cells(out_path, request) if extend else None
     started = work_dir / "evidence.json"
     if partial and not started.exists() and prior is None:
@@ -294,7 +295,7 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
             cell = run_cell(grid, cfg, arm, seed, fit=_plain_fit(work_dir / "checkpoints" / f"{arm}-seed{seed}"),
                             progress=progress)
             w = cell.pop("weights", None)
-            cell.update(commit=git_commit(), code_hash=request["code_hash"])
+            cell.update(commit=commit, code_hash=request["code_hash"])
             if w:
                 save_checkpoint({name: _fp16(sd) for name, sd in w.items()}, wfile)
             write_json_atomic(cell, done)
@@ -321,7 +322,7 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
         "seeds": [s for s in planned if all(_cell_key(a, s) in cells for a in grid.arms)],
         "planned_seeds": planned, "complete": not missing, "missing": missing,
         "preset": preset, "smoke": smoke, "set": request["set"], "config": as_dict(cfg), "command": command,
-        "commit": git_commit(), "code_hash": request["code_hash"], "device": device_name(getattr(cfg, "device", "auto")),
+        "commit": commit, "code_hash": request["code_hash"], "device": device_name(getattr(cfg, "device", "auto")),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": usable_cpus(),
         "wall_time_s": round(sum(c["wall_time_s"] for c in cells.values()), 1), "curve_points": grid.curve_points,
         "cells": cells,

@@ -171,6 +171,7 @@ def evaluate(*, preset: str = "evidence", source: str | None = None, smoke: bool
     digest = weights_hash(source)
     if digest is None:
         raise FileNotFoundError(f"no weights to evaluate: {', '.join(map(str, weights_files(source)))} missing")
+    commit, code = git_commit(), code_hash("reprobook.strdiffusion")  # the code that runs, taken before it runs
     t0 = time.perf_counter()
     nets, info = networks(cfg, source)
     res = experiment.evaluate(cfg, nets, info, progress=progress)
@@ -182,7 +183,7 @@ def evaluate(*, preset: str = "evidence", source: str | None = None, smoke: bool
         "smoke": smoke, "config": as_dict(cfg),
         "command": "python -m reprobook.strdiffusion.evaluation " + " ".join(argv if argv is not None else
                                                                           ["--preset", preset] + (["--smoke"] if smoke else [])),
-        "commit": git_commit(), "code_hash": code_hash("reprobook.strdiffusion"), "device": device_name(cfg.device),
+        "commit": commit, "code_hash": code, "device": device_name(cfg.device),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "wall_time_s": round(wall, 1),
         "training": {n: {k: v for k, v in i.items() if k != "loss"} for n, i in info.items()},
         "numbers": experiment.claim_numbers(res), "metrics": experiment.summary_metrics(res),
