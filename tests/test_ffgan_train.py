@@ -4,6 +4,7 @@ import json
 import pickle
 
 import numpy as np
+import pytest
 import torch
 
 from reprobook import ffgan
@@ -167,3 +168,7 @@ def test_evidence_grid_ships_weights_that_reproduce_their_metrics(tmp_path, monk
     got = {c.id: c for c in record.claims}
     assert "record is partial" in got["gsr-global"].measured and got["gsr-global"].verdict == "inconclusive"
     assert got["attention-localises"].n in (1, None) and "record is partial" not in got["ffblock-consistency"].measured
+    values = shipped.per_seed(rec)
+    values["no_ff"]["encoders"] = [values["no_ff"]["encoders"][0] * 1.01]  # a cell trained on other encoders
+    with pytest.raises(ValueError, match="seed 0: no_ff trained on other encoders"):
+        shipped.check_pairing(values, [0])

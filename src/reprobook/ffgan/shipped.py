@@ -187,12 +187,27 @@ def per_seed(rec) -> dict[str, dict[str, list[float]]]:
     return out
 
 
+def check_pairing(values: Mapping[str, Mapping[str, list[float]]], seeds: list[int], rtol: float = 1e-6) -> None:
+    """Raise unless every variant of a seed was trained on the same encoders (their fingerprint): cells of one
+    seed may come from different sittings (``--extend``), and only equal encoders make them a pair."""
+    fps = {arm: m.get("encoders") for arm, m in values.items()}
+    if any(f is None for f in fps.values()):
+        return
+    for i, seed in enumerate(seeds):
+        ref = fps["full"][i]
+        bad = [arm for arm, f in fps.items() if abs(f[i] - ref) > rtol * abs(ref)]
+        if bad:
+            raise ValueError(f"the ffgan record's seed {seed}: {', '.join(bad)} trained on other encoders than full "
+                             "(fingerprints differ), so its cells are not a pair; rerun them")
+
+
 def record_seed_claims(record, rec, cfg: FFGANConfig):
     """The chapter's claims over the record's training seeds (paired across variants) into ``record``."""
     from reprobook.ffgan import claims
 
     values = per_seed(rec)
     arms, seeds = paired(rec)
+    check_pairing(values, seeds)
     record.metrics = {"per_seed": values, "seeds": seeds, "command": rec.data["command"], "complete": rec.complete}
     real = float(np.mean(values["full"]["real_attr_acc"])) if "real_attr_acc" in values["full"] else None
     rc = rec.data["config"]  # the numbers were measured with the record's evaluation settings
