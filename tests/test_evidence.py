@@ -180,12 +180,16 @@ def test_a_grid_grows_over_sittings_through_partial_records(tmp_path, monkeypatc
     for f in (tmp_path / "w1" / "intro" / "cells").glob("*.json"):
         if f.name != "mlp-seed1.json":
             (w2 / "cells" / f.name).write_text(f.read_text())
-    (w2 / "evidence.json").write_text((tmp_path / "w1" / "intro" / "evidence.json").read_text())
+    started = json.loads((tmp_path / "w1" / "intro" / "evidence.json").read_text())
+    (w2 / "evidence.json").write_text(json.dumps({**started, "code_hash": "older"}))  # the code changed since
     out = tmp_path / "intro.json"
     with pytest.raises(ValueError, match="--partial: .* holds no evidence run"):
         evidence.run_grid("intro", seeds=2, smoke=True, out=out, work=tmp_path / "none", partial=True, progress=False)
     assert not out.exists()
     evidence.run_grid("intro", seeds=2, smoke=True, out=out, work=w2, partial=True, progress=False)
+    assert json.loads((w2 / "evidence.json").read_text())["code_hash"] == "older"  # --partial only reads
+    with pytest.raises(ValueError, match="other code_hash"):  # but resuming a grid with other code is refused
+        evidence.run_grid("intro", seeds=2, smoke=True, out=out, work=w2, resume=True, progress=False)
     rec = evidence.EvidenceRecord(json.loads(out.read_text()), out, chapters.CHAPTERS["intro"].grid())
     assert not rec.complete and rec.seeds == [0] and rec.data["missing"] == ["mlp/seed1"]
     assert rec.seeds_of("linear") == [0, 1] and rec.seeds_of("mlp") == [0] and not rec.has("mlp", 1)

@@ -262,10 +262,13 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
                          f"another --work")
     if (resume or partial) and started.exists():
         before = json.loads(started.read_text())
-        changed = [k for k in request if before.get(k) != request[k] and k != "seeds"]
+        # --partial only writes what finished: its cells keep the code hash they ran with
+        changed = [k for k in request if before.get(k) != request[k] and k != "seeds"
+                   and not (partial and k == "code_hash")]
         if changed:
             raise ValueError(f"--resume: {work_dir} was started with other {', '.join(changed)}; choose another --work")
-    write_json_atomic(request, started)
+    if not (partial and started.exists()):
+        write_json_atomic(request, started)
     import torch
 
     from reprobook.engine.checkpoint import load_checkpoint
