@@ -172,3 +172,20 @@ def test_evidence_grid_ships_weights_that_reproduce_their_metrics(tmp_path, monk
     values["no_ff"]["encoders"] = [values["no_ff"]["encoders"][0] * 1.01]  # a cell trained on other encoders
     with pytest.raises(ValueError, match="seed 0: no_ff trained on other encoders"):
         shipped.check_pairing(values, [0])
+
+
+def test_shipped_record_pairs_its_cells_and_replays():
+    """The shipped (possibly partial) record: the full model is among its cells, every seed's cells share the
+    seed's encoders, its weights fit the 15 MB budget, and its first steps replay."""
+    from reprobook.engine import evidence
+    from reprobook.ffgan import shipped
+
+    rec = evidence.load("ffgan")
+    if rec is None:
+        pytest.skip("no FF-GAN evidence record shipped")
+    assert rec.seeds_of("full") and rec.data["command"] == shipped.COMMAND
+    arms, seeds = shipped.paired(rec)
+    shipped.check_pairing(shipped.per_seed(rec), seeds)
+    weights = rec.path.with_name(rec.data["weights"])
+    assert (rec.path.stat().st_size + weights.stat().st_size) / 1e6 <= 15
+    evidence.replay(rec, progress=False, steps=3).check()
