@@ -52,7 +52,7 @@ def fill_baselines(metric: str) -> tuple[str, ...]:
 
 
 def with_se(v: stats.Verdict, a: Sequence[float], b: Sequence[float] | None = None, *, digits: int = 2,
-            unit: str = "") -> stats.Verdict:
+            unit: str = "", what: str | None = None) -> stats.Verdict:
     """``v`` with a measured column that prints the mean difference ± its standard error (the SE the
     paired or one-sample interval is built on) instead of each arm's standard deviation."""
     import dataclasses
@@ -64,7 +64,7 @@ def with_se(v: stats.Verdict, a: Sequence[float], b: Sequence[float] | None = No
     se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
     u = f" {unit}" if unit else ""
     arms = " vs ".join(f"{k} {x:.{digits}f}{u}" for k, x in v.arms.items())
-    what = "difference" if b is not None else "mean"
+    what = what or ("difference" if b is not None else "mean")
     return dataclasses.replace(v, measured=f"{arms}; {what} {d.mean():+.{digits}f} ± {se:.{digits}f}{u} (± SE, n = {d.size})")
 
 
@@ -143,8 +143,9 @@ def paper_rule_vs_code_rule(paper_rule: Sequence[float], code_rule: Sequence[flo
 
 def masked_edges_lose(masked: Sequence[float], full: Sequence[float]) -> stats.Verdict:
     """Ablation: edges from the masked image score lower than edges from the full image (leakage), paired."""
+    # printed as full − masked: the orientation of the interval (the claim predicts it above 0)
     return with_se(stats.paired(masked, full, direction="less", names=("masked edges", "full edges"), unit="dB"),
-                   masked, full, unit="dB")
+                   full, masked, unit="dB", what="difference full − masked")
 
 
 def _pair(keys: tuple[str, str], effect: float, base: float, spread: float, n: int = 24) -> dict:
