@@ -168,6 +168,18 @@ def test_evidence_grid_ships_weights_that_reproduce_their_metrics(tmp_path, monk
     got = {c.id: c for c in record.claims}
     assert "record is partial" in got["gsr-global"].measured and got["gsr-global"].verdict == "inconclusive"
     assert got["attention-localises"].n in (1, None) and "record is partial" not in got["ffblock-consistency"].measured
+    # variants that share no seed: those at the full model's first seed are kept, so the claims stay paired
+    class Cells:
+        data = {"arms": ["full", "no_ff", "no_gsr"], "planned_seeds": [0, 1]}
+        have = {("full", 0), ("full", 1), ("no_ff", 0), ("no_gsr", 1)}
+
+        def has(self, arm, seed):
+            return (arm, seed) in self.have
+
+        def seeds_of(self, arm):
+            return [s for s in (0, 1) if self.has(arm, s)]
+
+    assert shipped.paired(Cells()) == (["full", "no_ff"], [0])
     values = shipped.per_seed(rec)
     values["no_ff"]["encoders"] = [values["no_ff"]["encoders"][0] * 1.01]  # a cell trained on other encoders
     with pytest.raises(ValueError, match="seed 0: no_ff trained on other encoders"):

@@ -169,10 +169,18 @@ def load_shipped(cfg: FFGANConfig, seed: int | None = None, rec=None) -> Models 
 
 
 def paired(rec) -> tuple[list[str], list[int]]:
-    """The variants a record holds cells of, and the seeds finished in every one of them (a partial record may
-    lack variants; a complete one: every variant, every seed)."""
+    """The variants a record holds cells of, and the seeds finished in every one of them (a complete record:
+    every variant, every seed). A partial record may lack variants; where the variants it holds share no seed,
+    those with a cell at the full model's first seed are kept, so the full model always has a paired seed."""
+    full = rec.seeds_of("full")
+
+    def common(arms):
+        return [s for s in full if all(rec.has(a, s) for a in arms)]
+
     arms = [a for a in rec.data["arms"] if rec.seeds_of(a)]
-    return arms, [s for s in rec.seeds_of("full") if all(rec.has(a, s) for a in arms)]
+    if full and not common(arms):
+        arms = [a for a in rec.data["arms"] if rec.has(a, full[0])]
+    return arms, common(arms)
 
 
 def per_seed(rec) -> dict[str, dict[str, list[float]]]:
@@ -211,7 +219,8 @@ def record_seed_claims(record, rec, cfg: FFGANConfig):
     record.metrics = {"per_seed": values, "seeds": seeds, "command": rec.data["command"], "complete": rec.complete}
     real = float(np.mean(values["full"]["real_attr_acc"])) if "real_attr_acc" in values["full"] else None
     rc = rec.data["config"]  # the numbers were measured with the record's evaluation settings
-    missing = {a: f"the shipped record is partial: no cell of this variant has finished yet ({rec.data['command']} "
-                  "--extend runs the missing cells)" for a in rec.data["arms"] if a not in arms}
+    missing = {a: f"the shipped record is partial: this variant has no finished cell paired with the full model's "
+                  f"yet ({rec.data['command']} --extend runs the missing cells)" for a in rec.data["arms"]
+               if a not in arms}
     return claims.record_claims(record, values, branch_num=rc["branch_num"], r_candidates=rc["r_candidates"],
                                 real_attr_acc=real, over="seeds", missing=missing)
