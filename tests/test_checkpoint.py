@@ -19,6 +19,14 @@ def test_roundtrip(tmp_path):
     assert [f.name for f in p.parent.iterdir()] == ["a.pt"]  # no temporary file left
 
 
+def test_written_files_get_the_mode_a_plain_open_gives(tmp_path):
+    """``mkstemp`` creates 0600 files; a written checkpoint or record gets 0666 minus the umask, as ``open``."""
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    for p in (save_checkpoint({"a": 1}, tmp_path / "a.pt"), ck.write_json_atomic({"a": 1}, tmp_path / "a.json")):
+        assert p.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
 def test_failure_while_writing_keeps_old_checkpoint(tmp_path, monkeypatch):
     p = save_checkpoint({"v": torch.ones(3)}, tmp_path / "a.pt")
 

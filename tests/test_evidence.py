@@ -206,3 +206,20 @@ def test_a_grid_grows_over_sittings_through_partial_records(tmp_path, monkeypatc
     assert all(c["code_hash"] == b["code_hash"] for c in b["cells"].values())
     assert sorted(p.name for p in (tmp_path / "w3" / "cells").glob("*.json")) == sorted(
         f"{k.replace('/', '-')}.json" for k in b["cells"])
+
+
+def test_a_record_keeps_the_threads_its_cells_ran_with(tmp_path):
+    """Each cell stores its CPU threads; the record names their common count, or every count when processes
+    sharing the grid ran with different ones (a cell without a count ran with the writer's)."""
+    t = torch.get_num_threads()
+    out = evidence.run_grid("intro", seeds=1, smoke=True, out=tmp_path / "a.json", work=tmp_path / "w", progress=False)
+    rec = json.loads(out.read_text())
+    assert rec["threads"] == t and all(c["threads"] == t for c in rec["cells"].values())
+    cells = tmp_path / "w" / "cells"
+    other = json.loads((cells / "mlp-seed0.json").read_text())
+    (cells / "mlp-seed0.json").write_text(json.dumps({**other, "threads": t + 1}))
+    older = json.loads((cells / "linear-seed0.json").read_text())
+    del older["threads"]
+    (cells / "linear-seed0.json").write_text(json.dumps(older))
+    evidence.run_grid("intro", seeds=1, smoke=True, out=out, work=tmp_path / "w", resume=True, progress=False)
+    assert json.loads(out.read_text())["threads"] == [t, t + 1]

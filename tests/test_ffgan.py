@@ -172,7 +172,7 @@ def test_next_stage_variants(variant, width, matched):
 @pytest.mark.parametrize("preset", ["book", "paper"])
 def test_no_ff_ablation_is_parameter_matched(preset):
     """"− FF-Block": [h; c; g] → 3×3 conv to 2C has exactly the ACM's parameters (hidden = 2C); the earlier
-    3C-wide layout (kept for the old weights file) has more."""
+    3C-wide layout (`matched_ablation=False`) has more."""
     cfg = ffgan.PRESETS[preset]
     count = {v: sum(p.numel() for p in experiment.build_generator(cfg, v).parameters()) for v in ("full", "no_ff")}
     assert count["no_ff"] == count["full"]
@@ -182,10 +182,12 @@ def test_no_ff_ablation_is_parameter_matched(preset):
     assert old > count["full"]
 
 
-def test_old_weights_file_loads_into_the_earlier_ablation_layout():
-    models = ffgan.load_weights(ffgan.from_params())
-    assert models.generators["no_ff"].next[0].fuse is None  # 3C-wide residual blocks, as trained
-    assert experiment.build_generator(ffgan.from_params(), "no_ff").next[0].fuse is not None
+def test_without_a_shipped_record_the_shipped_networks_fail_clearly(monkeypatch):
+    from reprobook.ffgan import shipped
+
+    monkeypatch.setattr(shipped, "load_shipped", lambda cfg: None)
+    with pytest.raises(FileNotFoundError, match="reprobook evidence ffgan .*retrain=True"):
+        ffgan.get_models(ffgan.from_params())
 
 
 def test_trimmed_words_change_the_unmasked_generator_only():
@@ -526,7 +528,7 @@ def test_ablation_claims_are_judged_only_when_the_gates_hold(entropy, acc):
     by_id = {c.id: c for c in rec.claims}
     assert "holds" != by_id["attention-localises"].verdict or "holds" != by_id["attributes-above-chance"].verdict
     for cid in ("ffblock-consistency", "gsr-global"):
-        assert by_id[cid].measured.startswith("not tested") and "gates do not hold" in by_id[cid].measured
+        assert by_id[cid].measured.startswith("not tested") and "gates do not both hold" in by_id[cid].measured
 
 
 def test_without_seed_evidence_variants_are_not_compared_over_folds():

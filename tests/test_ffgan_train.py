@@ -187,15 +187,14 @@ def test_evidence_grid_ships_weights_that_reproduce_their_metrics(tmp_path, monk
 
 
 def test_shipped_record_pairs_its_cells_and_replays():
-    """The shipped (possibly partial) record: the full model is among its cells, every seed's cells share the
+    """The shipped record is complete: the full model is among its cells, every seed's cells share the
     seed's encoders, its weights fit the 15 MB budget, and its first steps replay."""
     from reprobook.engine import evidence
     from reprobook.ffgan import shipped
 
     rec = evidence.load("ffgan")
-    if rec is None:
-        pytest.skip("no FF-GAN evidence record shipped")
-    assert rec.seeds_of("full") and rec.data["command"] == shipped.COMMAND
+    assert rec is not None, "the FF-GAN evidence record is not shipped"
+    assert rec.complete and rec.seeds_of("full") and rec.data["command"] == shipped.COMMAND
     arms, seeds = shipped.paired(rec)
     shipped.check_pairing(shipped.per_seed(rec), seeds)
     weights = rec.path.with_name(rec.data["weights"])

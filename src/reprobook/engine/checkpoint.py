@@ -24,6 +24,11 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, truncated, corrupted or from an incompatible model."""
 
 
+# the process's umask, read once (reading it means setting it): mkstemp creates 0600 files, and a
+# written checkpoint or record gets the mode a plain ``open`` would have given it instead
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 STALE_TEMPORARY_S = 24 * 3600  # a temporary this old is an orphan even if its writer's pid was reused
 
 
@@ -66,6 +71,7 @@ def _atomic_write(path: Path, write) -> Path:
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -12,7 +12,8 @@ finished cell is written there as JSON, so an interrupted grid continues where i
 every cell is done, the command writes the chapter's **record** next to its code
 (``src/reprobook/<package>/evidence/<chapter>.json``): per-seed metrics, every phase's logged
 curves, and the provenance — the exact command, the commit, a hash of the code the grid depends
-on, the device, the torch version, the CPU threads and the summed wall time. A cell may also
+on, the device, the torch version, the CPU threads (each cell also keeps its own; a replay is exact only
+with the thread count of the cell it replays) and the summed wall time. A cell may also
 return weights; they are stored in fp16 beside the record (``<chapter>.weights.pt``).
 
 A chapter declares its grid as a :class:`Grid` (``Chapter.evidence``) whose ``run_cell`` trains
@@ -298,7 +299,7 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
             cell = run_cell(grid, cfg, arm, seed, fit=_plain_fit(work_dir / "checkpoints" / f"{arm}-seed{seed}"),
                             progress=progress)
             w = cell.pop("weights", None)
-            cell.update(commit=commit, code_hash=request["code_hash"])
+            cell.update(commit=commit, code_hash=request["code_hash"], threads=torch.get_num_threads())
             if w:
                 save_checkpoint({name: _fp16(sd) for name, sd in w.items()}, wfile)
             write_json_atomic(cell, done)
@@ -317,6 +318,9 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
     missing = [_cell_key(a, s) for a, s in todo if _cell_key(a, s) not in cells]
     cells = {_cell_key(a, s): _thin_curves(cells[_cell_key(a, s)], grid.curve_points) for a, s in todo
              if _cell_key(a, s) in cells}
+    # the CPU threads the cells ran with (a grid shared by processes may mix them); cells written before
+    # cells kept their count ran with the writer's
+    threads = sorted({c.get("threads", torch.get_num_threads()) for c in cells.values()})
     command = "reprobook evidence " + " ".join(shlex.quote(a) for a in (argv if argv is not None else
                                                                           _default_argv(chapter.name, n, preset, sets)))
     record = {
@@ -326,7 +330,7 @@ def run_grid(chapter_name: str, *, seeds: int | None = None, preset: str = "book
         "planned_seeds": planned, "complete": not missing, "missing": missing,
         "preset": preset, "smoke": smoke, "set": request["set"], "config": as_dict(cfg), "command": command,
         "commit": commit, "code_hash": request["code_hash"], "device": device_name(getattr(cfg, "device", "auto")),
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": usable_cpus(),
+        "torch": torch.__version__, "threads": threads[0] if len(threads) == 1 else threads, "cpus": usable_cpus(),
         "wall_time_s": round(sum(c["wall_time_s"] for c in cells.values()), 1), "curve_points": grid.curve_points,
         "cells": cells,
         "weights": f"{out_path.stem}.weights.pt" if weights else None,
@@ -660,7 +664,7 @@ def replay(record: EvidenceRecord, *, arm: str | None = None, seed: int | None =
         cfg = build_config(chapters.CHAPTERS[d["chapter"]], preset=d["preset"], smoke=d["smoke"], data_root=None,
                            sets=d["set"])
     same = (d["device"] == device_name(getattr(cfg, "device", "auto")) and d["torch"] == torch.__version__
-            and d["threads"] == torch.get_num_threads())
+            and shipped.get("threads", d["threads"]) == torch.get_num_threads())
     rtol = EXACT_RTOL if same else grid.tolerance
     t0 = time.perf_counter()
     live = run_cell(grid, cfg, arm, seed, fit=_plain_fit(None), progress=progress, cap=steps)

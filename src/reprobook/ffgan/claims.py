@@ -2,8 +2,8 @@
 
 **What n counts.** With the shipped evidence (:mod:`.shipped`) every variant is trained with
 several seeds; seed *k* gives every variant the same encoders, data, noise and evaluation captions,
-so the comparisons are **paired by training seed** and n counts seeds. Without it (the earlier
-weights file: one generator per variant) only properties of that one generator can be judged, over
+so the comparisons are **paired by training seed** and n counts seeds. Without it (a retrained
+pipeline: one generator per variant) only properties of that one generator can be judged, over
 disjoint folds of held-out captions (n counts folds); comparisons between variants then need
 training seeds and are recorded as not tested.
 
@@ -186,7 +186,7 @@ def gate_reason(localises: stats.Verdict, above_chance: stats.Verdict) -> str | 
     """Why the FF-Block/GSR claims are not judged (``None`` when both gates hold)."""
     if localises.verdict == "holds" and above_chance.verdict == "holds":
         return None
-    return (f"the gates do not hold (attention-localises: {localises.verdict}; attributes-above-chance: "
+    return (f"the gates do not both hold (attention-localises: {localises.verdict}; attributes-above-chance: "
             f"{above_chance.verdict}), so FF-GAN is not compared with its ablations")
 
 

@@ -41,9 +41,6 @@ from reprobook.ffgan.losses import DiscriminatorLoss, generator_adv_loss
 from reprobook.ffgan.metrics import AttrClassifier, attr_loss
 from reprobook.ffgan.model import Discriminator, Generator, kl_loss, trim_words, weights_init
 
-WEIGHTS = Path(__file__).parent / "weights" / "ffgan_book.pt"
-
-
 @dataclass
 class Models:
     """Everything a run needs for evaluation: frozen encoders, evaluation networks, EMA generators."""
@@ -322,7 +319,7 @@ def train_all(cfg: FFGANConfig, *, data_root: str | None = None, progress: bool 
     return Models(text_enc, img_enc, eval_text, eval_img, clf, gens, hists).eval()
 
 
-def save_weights(models: Models, cfg: FFGANConfig, path: str | Path = WEIGHTS, *, meta: dict | None = None) -> Path:
+def save_weights(models: Models, cfg: FFGANConfig, path: str | Path, *, meta: dict | None = None) -> Path:
     """Store every network in fp16 (state dicts only) with the config and ``meta``."""
     def half(m):
         return {k: (v.half() if v.is_floating_point() else v) for k, v in m.state_dict().items()}
@@ -352,14 +349,11 @@ def models_from_states(cfg: FFGANConfig, nets: dict, generators: dict, *, meta: 
                    if v in generators}, meta=dict(meta or {}))
 
 
-def load_weights(cfg: FFGANConfig, path: str | Path = WEIGHTS) -> Models:
-    """Load a weights file of :func:`save_weights` into freshly built networks of ``cfg`` (fp16 → fp32).
-
-    A file written before the parameter-matched "− FF-Block" (its config has no ``matched_ablation``)
-    is loaded into the earlier 3C-wide layout of that ablation.
-    """
+def load_weights(cfg: FFGANConfig, path: str | Path) -> Models:
+    """Load a weights file of :func:`save_weights` into freshly built networks of ``cfg`` (fp16 → fp32),
+    with the "− FF-Block" layout the file was written with (its config's ``matched_ablation``)."""
     obj = load_checkpoint(path)
-    cfg = replace(cfg, matched_ablation=bool(obj.get("config", {}).get("matched_ablation", False)))
+    cfg = replace(cfg, matched_ablation=bool(obj.get("config", {}).get("matched_ablation", cfg.matched_ablation)))
     models = models_from_states(cfg, obj, obj["generators"], meta=obj.get("meta", {}))
     models.meta["losses"] = obj.get("losses", {})
     return models
@@ -370,13 +364,17 @@ def get_models(cfg: FFGANConfig, *, retrain: bool = False, data_root: str | None
     """Shipped weights (default) or the whole pipeline retrained from scratch.
 
     The shipped networks come from the evidence record (``reprobook evidence ffgan``,
-    :mod:`.shipped`) when the chapter ships one, else from the weights file :data:`WEIGHTS`.
+    :mod:`.shipped`); without that record, a clear error naming the command that writes it.
     """
     if retrain:
         return train_all(cfg, data_root=data_root, progress=progress)
     if cfg.dataset != "ffgan_shapes":
         raise ValueError("no shipped weights for the 'paper' preset: use retrain=True with data_root on a GPU "
                          "(or reprobook train ffgan --preset paper)")
-    from reprobook.ffgan.shipped import load_shipped
+    from reprobook.ffgan.shipped import COMMAND, load_shipped
 
-    return load_shipped(cfg) or load_weights(cfg)
+    models = load_shipped(cfg)
+    if models is None:
+        raise FileNotFoundError(f"FF-GAN ships no evidence record with weights to load; write it with `{COMMAND}` "
+                                "or pass retrain=True")
+    return models

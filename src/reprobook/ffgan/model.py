@@ -22,7 +22,7 @@ fusion, the concatenation :math:`[h; c; g]`, followed (``matched_ablation``, the
 3×3 convolution :math:`3C \to 2C` so that the residual blocks keep FF-GAN's width :math:`2C`; its
 :math:`6C^2\cdot 9` weights equal the ACM's :math:`3\,C\,H_{acm}\cdot 9` when the ACM's hidden
 width is :math:`H_{acm} = 2C` (the book and paper presets), so both generators have exactly the same
-number of parameters. Without it (the chapter's earlier layout, kept to load its weights file) the
+number of parameters. Without it (``matched_ablation=False``, the chapter's earlier layout) the
 residual blocks run at width :math:`3C`. ``no_gsr`` drops the GSR and duplicates
 :math:`[h_f; h_f]` (DM-GAN's way of keeping the widths).
 

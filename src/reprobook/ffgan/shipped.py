@@ -49,16 +49,6 @@ GAN_STEPS = 15_000
 COMMAND = f"reprobook evidence ffgan --seeds {SEEDS} --set gan_steps={GAN_STEPS}"
 
 
-def check_metrics(models: Models, seed: int = 0, cfg: FFGANConfig | None = None) -> dict[str, float]:
-    """Smoke-sized metrics stored with the earlier weights file (``weights/ffgan_book.pt``); a test reproduces them."""
-    from reprobook.ffgan.config import PRESETS, SMOKE
-    from reprobook.ffgan.evaluate import evaluate
-
-    cfg = replace(cfg or PRESETS["book"], **SMOKE, seed=seed)
-    ev = evaluate(models, cfg, test_set(cfg), seed=seed)
-    return {f"{k}_{v}": ev.mean(v, k) for v in ev.folds for k in ("attr_acc", "r_precision")}
-
-
 def _half(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()) for k, v in state.items()}
 
