@@ -19,10 +19,11 @@ def test_scoreboard_collects_records(tmp_path):
     r.claim("d", "MLP beats chance", "—", stats.paired([0.9, 0.91, 0.92], [0.5, 0.52, 0.51]), kind="check",
             baselines=("chance",))
     r.claim("e", "an extension", "—", stats.paired([0.9, 0.5, 0.92], [0.5, 0.52, 0.51]), kind="extension")
+    r.claim("f", "a claim whose precondition failed", "—", stats.untested("the gate does not hold"))
     r.save(tmp_path / "intro")
     md = scoreboard_markdown(tmp_path)
-    assert "| 0. [The toolkit" in md and "| 1 / 0 / 0 | 0 / 0 / 1 | 0 / 0 / 0 (+1 below a baseline) | 3 |" in md
-    assert "| **all chapters** | 1 / 0 / 0 |" in md
+    assert "| 0. [The toolkit" in md and "| 1 / 0 / 0 / 1 | 0 / 0 / 1 / 0 | 0 / 0 / 0 / 0 (+1 below a baseline) | 3 |" in md
+    assert "| **all chapters** | 1 / 0 / 0 / 1 |" in md
     assert '<strong class="verdict verdict-holds">holds</strong>' in md and "MLP beats linear" in md and "not a reproduction" in md
     summary, details = md.split("<!-- details -->")
     assert "MLP beats linear" not in summary
@@ -130,13 +131,13 @@ def test_verdicts_are_text_badges_without_emoji(tmp_path):
     from reprobook.engine.results import claims_markdown
 
     claims = [{"claim": f"c{i}", "kind": "paper", "paper": "—", "measured": "m", "rule": "r", "verdict": v}
-              for i, v in enumerate(["holds", "does not hold", "inconclusive"])]
+              for i, v in enumerate(["holds", "does not hold", "inconclusive", "not tested"])]
     for md in (claims_markdown(claims), claims_markdown(claims, VERDICT_MARK)):
-        for v in ("holds", "does not hold", "inconclusive"):
+        for v in ("holds", "does not hold", "inconclusive", "not tested"):
             assert f'class="verdict verdict-{v.replace(" ", "-")}">{v}</strong>' in md
         assert all(ord(ch) < 0x2190 for ch in md), "a verdict drawn with a symbol or emoji a font may lack"
     css = (repo_root() / "src" / "reprobook" / "static" / "reprobook.css").read_text()
-    assert all(f".verdict-{v}" in css for v in ("holds", "does-not-hold", "inconclusive"))
+    assert all(f".verdict-{v}" in css for v in ("holds", "does-not-hold", "inconclusive", "not-tested"))
 
 
 def _widget_notebook():

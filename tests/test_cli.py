@@ -35,7 +35,7 @@ def test_run_writes_notebook_and_record_then_skips(tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     rec = json.loads((out / "results.json").read_text())
     assert rec["chapter"] == "intro" and rec["seed"] == 2 and rec["parameters"]["smoke"] is True
-    assert {c["verdict"] for c in rec["claims"]} <= {"holds", "does not hold", "inconclusive"}
+    assert {c["verdict"] for c in rec["claims"]} <= {"holds", "does not hold", "inconclusive", "not tested"}
     nb = json.loads((out / "00_intro.ipynb").read_text())
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
     assert list((out / "checkpoints").glob("*.pt"))

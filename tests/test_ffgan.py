@@ -492,7 +492,7 @@ def test_stage_sharpness_is_judged_only_once_attention_localises():
         return {c.id: c for c in rec.claims}["attention-sharper-later"]
 
     near_uniform = sharper([1.010, 1.012, 1.011, 1.013, 1.012])  # later stage "sharper", but nothing localises
-    assert near_uniform.verdict == "inconclusive" and near_uniform.measured.startswith("not tested")
+    assert near_uniform.verdict == "not tested" and near_uniform.measured.startswith("not tested")
     localised = sharper([1.6, 1.7, 1.65, 1.62, 1.68])
     assert localised.verdict == "holds" and localised.test == "paired t"
 
@@ -529,6 +529,22 @@ def test_ablation_claims_are_judged_only_when_the_gates_hold(entropy, acc):
     assert "holds" != by_id["attention-localises"].verdict or "holds" != by_id["attributes-above-chance"].verdict
     for cid in ("ffblock-consistency", "gsr-global"):
         assert by_id[cid].measured.startswith("not tested") and "gates do not both hold" in by_id[cid].measured
+        assert by_id[cid].verdict == "not tested"
+
+
+def test_the_finding_is_written_from_the_verdicts_and_numbers():
+    def finding(**kw):
+        rec, values = results.Record("ffgan", {}), _fake_units(n=3, **kw)
+        claims.record_claims(rec, values, branch_num=3, r_candidates=100)
+        return claims.finding(rec, values, gan_steps=15000, branch_num=3), values
+
+    text, values = finding(entropy=(0.97, 0.99))
+    ent = sum(values["full"]["attn_entropy_stage2"]) / 3
+    assert "After 15,000 GAN steps (3 training seeds)" in text and f"{ent:.3f} of its maximum" in text
+    assert "does not localise" in text and "comparisons are therefore not tested" in text
+    assert "for − FF-Block" in text and "for − GSR" in text
+    text, _ = finding()
+    assert "word attention localises" in text and "comparisons are judged: ffblock-consistency" in text
 
 
 def test_without_seed_evidence_variants_are_not_compared_over_folds():

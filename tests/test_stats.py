@@ -139,3 +139,14 @@ def test_inconclusive_shows_the_detectable_effect():
     r = Record("intro", parameters={})
     r.claim("x", "A beats B", "—", stats.paired([1.0, 1.5, 0.7], [1.0, 1.0, 1.0], unit="points"))
     assert "smallest detectable effect at this n: ±" in r.claims_markdown()
+
+
+def test_a_claim_that_could_not_be_judged_is_not_tested_not_inconclusive():
+    u = stats.untested("the precondition does not hold")
+    assert u.verdict == "not tested" and u.measured.startswith("not tested:")
+    h = stats.paired([0.9, 0.91, 0.92], [0.5, 0.52, 0.51])
+    i = stats.paired([0.9, 0.5, 0.92], [0.5, 0.52, 0.51])
+    d = stats.paired([0.5, 0.52, 0.51], [0.9, 0.91, 0.92])
+    assert h.verdict == "holds" and i.verdict == "inconclusive" and d.verdict == "does not hold"
+    assert stats.all_of(h, u).verdict == "not tested" and stats.all_of(i, u).verdict == "not tested"
+    assert stats.all_of(d, u).verdict == "does not hold"  # a part shown false decides the whole

@@ -495,7 +495,7 @@ def test_gates_leave_guidance_and_resampling_claims_untested():
     assert by["check-guided-beats-mean-fill"].verdict == "does not hold"
     for cid in ("1b-guidance-matters-early", "2a-structure-beats-irsde", "2b-gain-grows-with-hole",
                 "3-resampling-helps", "4-psnr-beats-irsde", "4-ssim-beats-irsde"):
-        assert by[cid].verdict == "inconclusive" and "mean-colour fill" in by[cid].measured, cid
+        assert by[cid].verdict == "not tested" and "mean-colour fill" in by[cid].measured, cid
     assert by["1a-structure-sparse-early"].verdict == "holds"
     rec = Record("strdiffusion", {})
     claims.record_claims(rec, _fake_numbers(agree=0.5))

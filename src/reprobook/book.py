@@ -37,7 +37,7 @@ CODE_CELL_ID = "reprobook-code"  # marks the inserted "code that ran" cell
 _GITHUB_URL = re.compile(r"https://github\.com/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?")
 _BRANCH = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
 
-VERDICT_MARK = {v: verdict_badge(v) for v in ("holds", "does not hold", "inconclusive")}  # text badges, no emoji
+VERDICT_MARK = {v: verdict_badge(v) for v in ("holds", "does not hold", "inconclusive", "not tested")}  # text badges, no emoji
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -149,12 +149,13 @@ def _median(xs: list[int]) -> str:
 
 
 def _counts(claims: list[dict]) -> str:
-    """``holds / does not hold / inconclusive`` counts; holds whose arms all lose to a baseline apart."""
+    """``holds / does not hold / inconclusive / not tested`` counts; holds whose arms all lose to a baseline apart."""
     h = sum(c["verdict"] == "holds" and not c.get("beaten_by") for c in claims)
     hb = sum(c["verdict"] == "holds" and bool(c.get("beaten_by")) for c in claims)
     n = sum(c["verdict"] == "does not hold" for c in claims)
     i = sum(c["verdict"] == "inconclusive" for c in claims)
-    return f"{h} / {n} / {i}" + (f" (+{hb} below a baseline)" if hb else "")
+    u = sum(c["verdict"] == "not tested" for c in claims)
+    return f"{h} / {n} / {i} / {u}" + (f" (+{hb} below a baseline)" if hb else "")
 
 
 def scoreboard_markdown(runs_root: Path) -> str:
@@ -164,7 +165,7 @@ def scoreboard_markdown(runs_root: Path) -> str:
     count as reproduced or not), with the median n behind each chapter's verdicts; a claim that
     "holds" while every arm loses to a named reference baseline is counted apart.
     """
-    summary = ["| chapter | paper claims: holds / does not hold / inconclusive | extensions | checks | median n "
+    summary = ["| chapter | paper claims: holds / does not hold / inconclusive / not tested | extensions | checks | median n "
                "| wall time |", "|---|---|---|---|---|---|"]
     details = []
     total = {k: [] for k in ("paper", "extension", "check")}

@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 from scipy import stats as _st
 
-VERDICTS = ("holds", "does not hold", "inconclusive")
+# "not tested": the claim could not be judged here (its precondition failed, an arm was not run): no measurement,
+# so neither holds nor inconclusive (evidence standard §1, "a regime where the effect can appear")
+VERDICTS = ("holds", "does not hold", "inconclusive", "not tested")
 CONFIDENCE = 0.95
 DIRECTIONS = ("greater", "less")
 
@@ -265,21 +267,24 @@ def proportion(k: int, n: int, bound: float, *, name: str = "fraction", scale: f
 
 
 def all_of(*parts: Verdict, joiner: str = "; ") -> Verdict:
-    """A claim of several parts: holds when every part holds, does not hold when any part does not."""
+    """A claim of several parts: holds when every part holds, does not hold when any part does not; otherwise
+    not tested when a part was not tested, else inconclusive."""
     if not parts:
         raise ValueError("all_of needs at least one part")
     vs = [p.verdict for p in parts]
-    verdict = "does not hold" if "does not hold" in vs else "holds" if all(v == "holds" for v in vs) else "inconclusive"
+    verdict = ("does not hold" if "does not hold" in vs else "holds" if all(v == "holds" for v in vs)
+               else "not tested" if "not tested" in vs else "inconclusive")
     ns = [p.n for p in parts if p.n is not None]
     return Verdict(verdict, joiner.join(p.measured for p in parts),
-                   "every part holds → holds; any part does not hold → does not hold; else inconclusive",
+                   "every part holds → holds; any part does not hold → does not hold; a part not tested → not tested; "
+                   "else inconclusive",
                    n=min(ns) if ns else None, test="all parts", parts=tuple(parts),
                    arms={k: v for p in parts for k, v in p.arms.items()}, higher_is_better=parts[0].higher_is_better)
 
 
 def untested(reason: str) -> Verdict:
     """A claim that could not be judged in this run (a variant not run, a precondition not met)."""
-    return Verdict("inconclusive", f"not tested: {reason}", "no measurement, no verdict")
+    return Verdict("not tested", f"not tested: {reason}", "no measurement, no verdict")
 
 
 # --- rules that can fail (evidence standard §6) ---------------------------------------------------

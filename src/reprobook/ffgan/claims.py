@@ -224,8 +224,8 @@ def record_claims(record: Record, values: Mapping[str, Mapping[str, Sequence[flo
                  f"{_fd_text(values, ['full'])}; {unit})",
                  "precondition of the consistency claims", acc, kind="check", baselines=("chance attribute accuracy",))
     reason = gate_reason(loc, acc)
-    untested_pair = (f"comparing variants needs several training seeds per variant; the seed-level evidence "
-                     f"is not shipped yet ({command})" if command else
+    untested_pair = (f"comparing variants needs several training seeds per variant (the chapter's seed-level "
+                     f"evidence: {command})" if command else
                      "comparing variants needs several training seeds per variant") if over == "folds" else reason
 
     def judged(verdict_fn, variant: str):
@@ -265,6 +265,51 @@ def record_claims(record: Record, values: Mapping[str, Mapping[str, Sequence[flo
                      judged(lambda: r_precision_gain(full["r_precision"], values["no_gsr"]["r_precision"]), "no_gsr"),
                      kind="paper", baselines=("chance R-precision",))
     return record
+
+
+def finding(record: Record, values: Mapping[str, Mapping[str, Sequence[float]]], *, gan_steps: int,
+            branch_num: int, over: str = "seeds") -> str:
+    """The chapter's finding in one paragraph, every number and verdict read from ``record``'s claims and ``values``.
+
+    It says whether the gates hold (with the attention's entropy and the attribute accuracy), what the attention
+    on the objects shows, and whether the FF-Block and GSR comparisons could be judged; the other variants'
+    attention entropy is given beside FF-GAN's, as description (no verdict rests on it).
+    """
+    from reprobook.ffgan.figures import LABELS
+
+    by = {c.id: c for c in record.claims}
+    loc, acc = by["attention-localises"], by["attributes-above-chance"]
+    units = f"{loc.n} training seed{'s' if loc.n != 1 else ''}" if over == "seeds" else \
+        f"{loc.n} caption fold{'s' if loc.n != 1 else ''} of one generator"
+    last = branch_num - 1
+    ent = _mean(values["full"].get(f"attn_entropy_stage{last}", [math.nan]))
+    ci = f" (95 % interval [{-loc.ci[1]:.3f}, {-loc.ci[0]:.3f}])" if loc.ci and all(
+        isinstance(x, (int, float)) and math.isfinite(x) for x in loc.ci) else ""
+    gate = {"holds": "localises", "does not hold": "does not localise",
+            "inconclusive": "may or may not localise (inconclusive)", "not tested": "was not measured"}[loc.verdict]
+    out = [f"**Finding.** After {gan_steps:,} GAN steps ({units}), FF-GAN's word attention {gate} by the gate's "
+           f"rule: its per-pixel entropy over the words is {ent:.3f} of its maximum{ci}, against the bound "
+           f"{ENTROPY_BOUND:g}. The gate on the images' attributes {acc.verdict}: attribute accuracy "
+           f"{100 * _mean(values['full']['attr_acc']):.1f} % against chance {100 * CHANCE_ATTR_ACC:.1f} %."]
+    if "attention-on-object" in by:
+        obj = by["attention-on-object"]
+        out.append(f"Attribute words put {_mean(values['full'].get(f'attn_lift_stage{last}', [math.nan])):.2f} "
+                   f"times the area-proportional chance of their attention inside their objects "
+                   f"(attention-on-object: {obj.verdict}).")
+    others = [v for v in values if v != "full" and f"attn_entropy_stage{last}" in values[v]]
+    if others:
+        out.append("For comparison (description, no verdict): the entropy ratio is "
+                   + ", ".join(f"{_mean(values[v][f'attn_entropy_stage{last}']):.3f} for {LABELS[v]}" for v in others)
+                   + ".")
+    compared = [by[k] for k in ("ffblock-consistency", "gsr-global") if k in by]
+    if compared and all(c.verdict == "not tested" for c in compared):
+        out.append("The FF-Block and GSR comparisons are therefore not tested: " + (
+            f"the gates were set before training, and at this scale the gate on the attention is not met."
+            if loc.verdict != "holds" else "see the claims' reasons."))
+    elif compared:
+        out.append("With both gates holding, the comparisons are judged: " + "; ".join(
+            f"{c.id} {c.verdict}" for c in compared) + ".")
+    return " ".join(out)
 
 
 def record_cub_claims(record: Record, folds: Mapping[str, Sequence[float]], *, r_candidates: int) -> Record:

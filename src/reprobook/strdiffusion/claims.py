@@ -69,14 +69,17 @@ def with_se(v: stats.Verdict, a: Sequence[float], b: Sequence[float] | None = No
 
 
 def any_of(*parts: stats.Verdict) -> stats.Verdict:
-    """A claim "A or B": holds when any part holds, does not hold when every part does not hold."""
+    """A claim "A or B": holds when any part holds, does not hold when every part does not hold, not tested when
+    no part was tested."""
     import dataclasses
 
     vs = [p.verdict for p in parts]
-    verdict = "holds" if "holds" in vs else "does not hold" if all(v == "does not hold" for v in vs) else "inconclusive"
+    verdict = ("holds" if "holds" in vs else "does not hold" if all(v == "does not hold" for v in vs)
+               else "not tested" if all(v == "not tested" for v in vs) else "inconclusive")
     both = stats.all_of(*parts)
     return dataclasses.replace(both, verdict=verdict, test="any part",
-                               rule="any part holds → holds; every part does not hold → does not hold; else inconclusive")
+                               rule="any part holds → holds; every part does not hold → does not hold; no part tested → not tested; "
+                                    "else inconclusive")
 
 
 # -- the rules ------------------------------------------------------------------------------------

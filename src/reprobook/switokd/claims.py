@@ -196,7 +196,7 @@ def pair_claims(record, res) -> None:
     the adaptive δ beats fixed thresholds; offline KD beats vanilla (check); expert mode occurs
     (check). With the official networks and dataset of a Table 4 row: the SwitOKD student and
     teacher, and the DML student, each reach the table's accuracy within :data:`TOLERANCE`. Runs
-    this configuration skipped give an *untested* (inconclusive) verdict.
+    this configuration skipped give a *not tested* verdict.
     """
     cfg = res.config
     _chance(record, cfg.dataset)
