@@ -221,3 +221,27 @@ def test_unused_data_root_and_bad_notebook_settings_refused(tmp_path, capsys, ar
     assert main([*argv, "--out", str(out)]) == 2
     assert message in one_error_line(capsys)
     assert not out.exists()
+
+
+def test_an_interrupt_during_execution_kills_the_kernel_and_is_remembered():
+    """Ctrl-C while papermill runs: the kernel dies at once and the run then raises KeyboardInterrupt itself;
+    a second Ctrl-C, or one with no kernel to stop, raises at once."""
+    from reprobook.engine.execute import _InterruptKillsKernel
+
+    kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+
+    class Manager:
+        instances = [type("KM", (), {"provisioner": type("P", (), {"process": kernel})()})()]
+
+    try:
+        with _InterruptKillsKernel(Manager) as seen:
+            signal.raise_signal(signal.SIGINT)
+            assert seen.seen and kernel.poll() is not None
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt), _InterruptKillsKernel(type("M", (), {"instances": []})):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        kernel.kill()
+        kernel.wait()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -153,6 +153,43 @@ def run_hash(chapter: _chapters.Chapter, params: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
+class _InterruptKillsKernel:
+    """While a notebook executes, Ctrl-C (SIGINT) kills the chapter kernel and is remembered, instead of
+    raising ``KeyboardInterrupt`` wherever the main thread happens to be.
+
+    Python's default handler raises at the next bytecode, and inside papermill's and the kernel
+    client's asyncio machinery that exception can land where it is swallowed (a finaliser, a
+    callback), so an interrupt was at times lost and the run went on to the end. Killing the kernel
+    ends the run for certain (the running cell fails, no further cell starts); the caller then raises
+    ``KeyboardInterrupt`` itself when :attr:`seen`. With no kernel to kill, and at a second Ctrl-C,
+    the handler raises at once, as the default one. Outside the main thread (where handlers cannot be
+    set) nothing changes.
+    """
+
+    def __init__(self, manager):
+        self.manager, self.seen, self._previous = manager, False, None
+
+    def _handle(self, signum, frame):
+        again, self.seen = self.seen, True
+        if again or not kill_kernels(self.manager):
+            raise KeyboardInterrupt  # a second Ctrl-C, or no kernel to stop (not started yet, or gone)
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
 @dataclass
 class RunOutcome:
     chapter: str
@@ -201,20 +238,26 @@ def _execute(ch: _chapters.Chapter, params: dict[str, Any], out: Path, *, force:
     t0, started = time.perf_counter(), time.time() - 1
     sockets = tempfile.mkdtemp(prefix="reprobook-kernel-") if os.name == "posix" else None
     manager = kernel_manager_class(Path(sockets) / "k" if sockets else None)
+    interrupted = _InterruptKillsKernel(manager)
     try:
-        papermill.execute_notebook(
-            str(_chapters.notebook_path(ch)), str(tmp), parameters=params, kernel_name=KERNEL,
-            cwd=str(out), progress_bar=progress, execution_timeout=timeout_s,
-            kernel_manager_class=manager,
-            # A graceful shutdown asks the kernel to stop even when an interrupt lands mid-cell; it then
-            # closes its sockets under the running cell and prints ZMQ errors into the terminal.
-            # The results are saved by the last cell, so the finished kernel has nothing left to do.
-            shutdown_kernel="immediate",
-        )
+        with interrupted:
+            papermill.execute_notebook(
+                str(_chapters.notebook_path(ch)), str(tmp), parameters=params, kernel_name=KERNEL,
+                cwd=str(out), progress_bar=progress, execution_timeout=timeout_s,
+                kernel_manager_class=manager,
+                # A graceful shutdown asks the kernel to stop even when an interrupt lands mid-cell; it then
+                # closes its sockets under the running cell and prints ZMQ errors into the terminal.
+                # The results are saved by the last cell, so the finished kernel has nothing left to do.
+                shutdown_kernel="immediate",
+            )
+        if interrupted.seen:  # Ctrl-C as the last cell finished: the run still stops
+            raise KeyboardInterrupt
     except BaseException as e:
         failed = out / f"{ch.stem}.failed.ipynb"
         if tmp.exists():
             os.replace(tmp, failed)
+        if interrupted.seen:
+            raise KeyboardInterrupt from None  # whatever the dead kernel made papermill raise
         if isinstance(e, papermill.PapermillExecutionError):
             evalue = (worker_error_message(e.evalue).strip().splitlines() or [""])[0]
             raise RuntimeError(f"chapter {ch.name!r} failed in cell {e.exec_count}: {e.ename}: "
