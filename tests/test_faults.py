@@ -229,6 +229,7 @@ def test_an_interrupt_during_execution_kills_the_kernel_and_is_remembered():
     from reprobook.engine.execute import _InterruptKillsKernel
 
     kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    before = signal.getsignal(signal.SIGINT)  # default, or ignored in a test worker process
 
     class Manager:
         instances = [type("KM", (), {"provisioner": type("P", (), {"process": kernel})()})()]
@@ -244,4 +245,4 @@ def test_an_interrupt_during_execution_kills_the_kernel_and_is_remembered():
     finally:
         kernel.kill()
         kernel.wait()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) == before  # the handler is put back
