@@ -223,3 +223,18 @@ def test_a_record_keeps_the_threads_its_cells_ran_with(tmp_path):
     (cells / "linear-seed0.json").write_text(json.dumps(older))
     evidence.run_grid("intro", seeds=1, smoke=True, out=out, work=tmp_path / "w", resume=True, progress=False)
     assert json.loads(out.read_text())["threads"] == [t, t + 1]
+
+
+def test_on_another_platform_a_chaotic_grid_replays_only_its_first_steps(intro_record):
+    import dataclasses
+
+    ev = _load(intro_record)
+    ev.grid = dataclasses.replace(ev.grid, replay_steps_elsewhere=3)
+    here = evidence.replay(ev, progress=False).check()
+    assert not here.partial and not here.shortened and here.same_platform  # the record's platform: the whole cell
+    ev.data["device"] = "cpu: another one"
+    there = evidence.replay(ev, progress=False).check()
+    assert there.partial and there.shortened and not there.same_platform and there.rtol == ev.grid.tolerance
+    steps = [int(r[0].rsplit("@", 1)[1]) for r in there.rows if r[0].startswith("curve ")]
+    assert steps and max(steps) <= 3 and "only these" in there.markdown()
+    assert not evidence.replay(ev, progress=False, steps=2).shortened  # a caller's own step count is not shortened

@@ -78,6 +78,9 @@ class Grid:
     noise alike. ``tolerance`` is the relative tolerance of a replay on another device or torch
     version. ``replay_arm``/``replay_seed`` name the cell the notebook replays; ``replay_steps``
     (``None``: the whole cell) truncates the replay to the first steps of its first phase.
+    ``replay_steps_elsewhere`` (``None``: as on the record's platform) truncates the replay likewise on
+    another device, torch version or thread count: training that is chaotic in float32 rounding (a
+    GAN-like game) drifts apart on another CPU, so only its first steps can be compared there.
     ``evaluate(cfg, arm, seed, weights) -> metrics`` (optional) re-evaluates shipped weights.
     ``curve_points`` (``None``: all) caps the logged points the record keeps per curve: evenly spaced
     steps, the first and the last always among them (the work folder keeps every point; a replay is
@@ -93,6 +96,7 @@ class Grid:
     replay_arm: str | None = None
     replay_seed: int = 0
     replay_steps: int | None = None
+    replay_steps_elsewhere: int | None = None
     evaluate: Callable[..., Mapping[str, Any]] | None = None
     curve_points: int | None = None
 
@@ -562,6 +566,7 @@ class Replay:
     code_hash_shipped: str
     code_hash_now: str
     wall_time_s: float
+    shortened: bool = False  # partial because the platform differs from the record's (Grid.replay_steps_elsewhere)
 
     @property
     def match(self) -> bool:
@@ -586,6 +591,9 @@ class Replay:
         where = "same device, torch and threads as the record" if self.same_platform else \
             "another device, torch version or thread count than the record"
         what = "the first steps of its first training phase" if self.partial else "the whole cell"
+        if self.shortened:
+            what += (" (on another platform than the record's only these: float32 rounding differs between CPUs, "
+                     "and this training amplifies it, so later steps drift apart)")
         same = "unchanged" if self.code_hash_now == self.code_hash_shipped else \
             "changed since the record; a matching replay shows the change did not touch these numbers"
         return ("\n".join(lines) + f"\n\nReplayed {what} (arm `{self.arm}`, seed {self.seed}) in "
@@ -658,13 +666,14 @@ def replay(record: EvidenceRecord, *, arm: str | None = None, seed: int | None =
         if not have:
             raise StaleEvidence(f"the {d['chapter']} record holds no finished cell of {arm!r} to replay")
         seed = record.seeds[grid.replay_seed] if grid.replay_seed < record.n else have[0]
-    steps = grid.replay_steps if steps is None else steps
     shipped = record.cell(arm, seed)
     if cfg is None:
         cfg = build_config(chapters.CHAPTERS[d["chapter"]], preset=d["preset"], smoke=d["smoke"], data_root=None,
                            sets=d["set"])
     same = (d["device"] == device_name(getattr(cfg, "device", "auto")) and d["torch"] == torch.__version__
             and shipped.get("threads", d["threads"]) == torch.get_num_threads())
+    shortened = steps is None and not same and grid.replay_steps_elsewhere is not None
+    steps = (grid.replay_steps_elsewhere if shortened else grid.replay_steps) if steps is None else steps
     rtol = EXACT_RTOL if same else grid.tolerance
     t0 = time.perf_counter()
     live = run_cell(grid, cfg, arm, seed, fit=_plain_fit(None), progress=progress, cap=steps)
@@ -675,7 +684,7 @@ def replay(record: EvidenceRecord, *, arm: str | None = None, seed: int | None =
     rows = compare_cells(shipped, live, rtol, partial=steps is not None)
     return Replay(d["chapter"], arm, seed, rows, rtol, same, steps is not None, d["command"],
                   shipped.get("code_hash", d["code_hash"]),
-                  code_hash(grid.package), time.perf_counter() - t0)
+                  code_hash(grid.package), time.perf_counter() - t0, shortened=shortened)
 
 
 def main_argv() -> list[str]:
