@@ -545,6 +545,10 @@ def test_the_finding_is_written_from_the_verdicts_and_numbers():
     assert "for − FF-Block" in text and "for − GSR" in text
     text, _ = finding()
     assert "word attention localises" in text and "comparisons are judged: ffblock-consistency" in text
+    rec, values = results.Record("ffgan", {}), _fake_units(n=5)
+    claims.record_claims(rec, values, branch_num=3, r_candidates=100, over="folds", command="CMD")
+    text = claims.finding(rec, values, gan_steps=800, branch_num=3, over="folds")
+    assert "(5 caption folds of one generator)" in text and "so this run does not test them" in text
 
 
 def test_without_seed_evidence_variants_are_not_compared_over_folds():

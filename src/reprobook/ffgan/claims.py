@@ -303,9 +303,10 @@ def finding(record: Record, values: Mapping[str, Mapping[str, Sequence[float]]],
                    + ".")
     compared = [by[k] for k in ("ffblock-consistency", "gsr-global") if k in by]
     if compared and all(c.verdict == "not tested" for c in compared):
-        out.append("The FF-Block and GSR comparisons are therefore not tested: " + (
-            "at this scale the gate on the attention is not met."
-            if loc.verdict != "holds" else "see the claims' reasons."))
+        out.append("The FF-Block and GSR comparisons need several training seeds per variant, so this run does not "
+                   "test them." if over == "folds" else "The FF-Block and GSR comparisons are therefore not tested: "
+                   + ("at this scale the gate on the attention is not met." if loc.verdict != "holds"
+                      else "see the claims' reasons."))
     elif compared:
         out.append("With both gates holding, the comparisons are judged: " + "; ".join(
             f"{c.id} {c.verdict}" for c in compared) + ".")
