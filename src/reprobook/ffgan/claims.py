@@ -289,8 +289,8 @@ def finding(record: Record, values: Mapping[str, Mapping[str, Sequence[float]]],
             "inconclusive": "may or may not localise (inconclusive)", "not tested": "was not measured"}[loc.verdict]
     out = [f"**Finding.** After {gan_steps:,} GAN steps ({units}), FF-GAN's word attention {gate} by the gate's "
            f"rule: its per-pixel entropy over the words is {ent:.3f} of its maximum{ci}, against the bound "
-           f"{ENTROPY_BOUND:g}. The gate on the images' attributes {acc.verdict}: attribute accuracy "
-           f"{100 * _mean(values['full']['attr_acc']):.1f} % against chance {100 * CHANCE_ATTR_ACC:.1f} %."]
+           f"{ENTROPY_BOUND:g}. The gate on the images' attributes: {acc.verdict} (attribute accuracy "
+           f"{100 * _mean(values['full']['attr_acc']):.1f} % against chance {100 * CHANCE_ATTR_ACC:.1f} %)."]
     if "attention-on-object" in by:
         obj = by["attention-on-object"]
         out.append(f"Attribute words put {_mean(values['full'].get(f'attn_lift_stage{last}', [math.nan])):.2f} "

@@ -104,7 +104,9 @@ PAPER = FFGANConfig(dataset="cub_birds", n_words=5450, ngf=64, ndf=32, nef=256, 
                     damsm_batch=48, img_enc_width=32, n_train=8855, n_test=2933, n_eval=30000, n_folds=10,
                     words_num=18)
 PRESETS = {"book": FFGANConfig(), "paper": PAPER}
-SMOKE = {"n_eval": 40, "n_folds": 2, "n_test": 200, "r_candidates": 20}
+# Smoke mode: seconds, with the shipped networks or with retrain=True (every phase a few steps on a small train set).
+SMOKE = {"n_eval": 40, "n_folds": 2, "n_test": 200, "r_candidates": 20, "n_train": 480, "damsm_steps": 10,
+         "clf_steps": 10, "gan_steps": 10}
 
 
 def from_params(*, preset: str = "book", smoke: bool = False, **overrides) -> FFGANConfig:
