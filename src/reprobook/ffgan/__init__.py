@@ -19,9 +19,10 @@ through the engine), :mod:`.metrics` and :mod:`.evaluate`, :mod:`.claims` (the v
 from reprobook.ffgan.config import PRESETS, SMOKE, FFGANConfig, from_params
 from reprobook.ffgan.experiment import Models, get_models, load_weights, test_set, train_all
 from reprobook.ffgan.evaluate import Evaluation, compose, evaluate, evaluate_cub, generate, record_results
+from reprobook.ffgan import claims  # noqa: E402
 from reprobook.ffgan import figures  # noqa: E402
 from reprobook.ffgan import shipped  # noqa: E402
 
-__all__ = ["PRESETS", "SMOKE", "Evaluation", "FFGANConfig", "Models", "compose", "evaluate", "evaluate_cub", "figures",
+__all__ = ["PRESETS", "SMOKE", "Evaluation", "FFGANConfig", "Models", "claims", "compose", "evaluate", "evaluate_cub", "figures",
            "from_params", "generate", "get_models", "load_weights", "record_results", "shipped", "test_set",
            "train_all"]
